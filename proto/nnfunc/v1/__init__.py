@@ -1,0 +1,1 @@
+"""nnfunc's wire contract, package ``nnfunc.v1`` (generated from the .proto files beside)."""

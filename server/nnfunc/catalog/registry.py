@@ -1,0 +1,179 @@
+"""Calling catalog functions by name: lookup, validation, dtype policy, forward and VJP.
+
+dtype policy (torch's): float32 and float64 compute in their own dtype; float16 is
+computed in float32 and returned as float16; integer or bool data given for a real
+input is promoted to float64. When several real inputs are given, they are promoted
+to one compute dtype (numpy's result_type). Each gradient comes back in the dtype of
+the input it belongs to. Index inputs (class indices) must hold integers.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from nnfunc.catalog.spec import ALIASES, REGISTRY, FunctionSpec
+from nnfunc.errors import InvalidArgumentError, NotFoundError
+
+Params = Mapping[str, Any]
+
+
+def lookup(name: str | FunctionSpec) -> FunctionSpec:
+    """The spec for a canonical name or an alias; NotFoundError suggests close names."""
+    if isinstance(name, FunctionSpec):
+        return name
+    spec = REGISTRY.get(name) or REGISTRY.get(ALIASES.get(name, ""))
+    if spec is not None:
+        return spec
+    known = sorted([*REGISTRY, *ALIASES])
+    close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise NotFoundError(
+        f"function: unknown function {name!r}{hint} ({len(REGISTRY)} functions are listed "
+        "by ListFunctions)",
+        field="function",
+        details=close,
+    )
+
+
+def names() -> list[str]:
+    """Canonical names, sorted."""
+    return sorted(REGISTRY)
+
+
+def bind_params(spec: FunctionSpec, params: Params) -> dict[str, Any]:
+    """Every parameter validated and coerced, with defaults filled in."""
+    known = {p.name: p for p in spec.params}
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        expected = ", ".join(known) or "none"
+        raise InvalidArgumentError(
+            f"parameters.{unknown[0]}: {spec.name} has no parameter {unknown[0]!r} "
+            f"(its parameters: {expected})",
+            field=f"parameters.{unknown[0]}",
+        )
+    bound: dict[str, Any] = {}
+    for p in spec.params:
+        if p.name in params:
+            bound[p.name] = p.validate(params[p.name])
+        elif p.required:
+            raise InvalidArgumentError(
+                f"parameters.{p.name}: {spec.name} requires parameter {p.name!r} ({p.doc})",
+                field=f"parameters.{p.name}",
+            )
+        else:
+            bound[p.name] = p.default
+    return bound
+
+
+def _compute_dtype(spec: FunctionSpec, arrays: Sequence[np.ndarray]) -> tuple[np.dtype, np.dtype]:
+    """(compute dtype, result dtype) from the real inputs."""
+    real = [a.dtype for a, i in zip(arrays, spec.inputs, strict=True) if a.dtype.kind == "f"]
+    real = real or [np.dtype(np.float64)]
+    result = np.result_type(*real)
+    compute = np.dtype(np.float32) if result == np.float16 else result
+    return compute, result
+
+
+def prepare(
+    spec: FunctionSpec, inputs: Sequence[Any], params: Params
+) -> tuple[tuple[np.ndarray, ...], dict[str, Any], np.dtype]:
+    """Inputs checked and cast to the compute dtype, parameters bound; and the result dtype."""
+    if len(inputs) != len(spec.inputs):
+        wanted = ", ".join(i.name for i in spec.inputs)
+        raise InvalidArgumentError(
+            f"inputs: {spec.name} takes {len(spec.inputs)} input(s) ({wanted}), "
+            f"got {len(inputs)}",
+            field="inputs",
+        )
+    arrays = []
+    for k, (value, inp) in enumerate(zip(inputs, spec.inputs, strict=True)):
+        arr = np.asarray(value)
+        where = f"inputs[{k}] ({inp.name})"
+        if arr.dtype.kind not in "fiub":
+            raise InvalidArgumentError(
+                f"{where}: expected a real tensor, got dtype {arr.dtype}", field=f"inputs[{k}]"
+            )
+        if inp.kind == "index" and arr.dtype.kind not in "iu":
+            raise InvalidArgumentError(
+                f"{where}: expected int64 class indices, got {arr.dtype}", field=f"inputs[{k}]"
+            )
+        if inp.kind == "float" and arr.dtype.kind != "f":
+            arr = arr.astype(np.float64)
+        if arr.dtype.kind in "iu":
+            arr = arr.astype(np.int64, copy=False)
+        arrays.append(arr)
+    compute, result = _compute_dtype(spec, arrays)
+    cast = tuple(
+        a.astype(compute, copy=False) if a.dtype.kind == "f" else a for a in arrays
+    )
+    bound = bind_params(spec, params)
+    for p in spec.params:
+        if p.kind == "tensor" and bound[p.name] is not None:
+            bound[p.name] = bound[p.name].astype(compute, copy=False)
+    if spec.check is not None:
+        spec.check(bound, cast)
+    return cast, bound, result
+
+
+def _as_result(y: Any, dtype: np.dtype) -> np.ndarray:
+    y = np.asarray(y)
+    return y.astype(dtype, copy=False) if y.dtype != dtype and y.dtype.kind == "f" else y
+
+
+def evaluate(name: str | FunctionSpec, *inputs: Any, **params: Any) -> np.ndarray:
+    """The forward value, in the inputs' dtype."""
+    spec = lookup(name)
+    arrays, bound, result = prepare(spec, inputs, params)
+    return _as_result(spec.forward(*arrays, **bound), result)
+
+
+def value_and_grad(
+    name: str | FunctionSpec,
+    *inputs: Any,
+    grad_output: Any = None,
+    **params: Any,
+) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """(forward value, VJP for every differentiable input); ``grad_output`` defaults to ones."""
+    spec = lookup(name)
+    arrays, bound, result = prepare(spec, inputs, params)
+    y = np.asarray(spec.forward(*arrays, **bound))
+    if grad_output is None:
+        g = np.ones(y.shape, dtype=y.dtype)
+    else:
+        g = np.asarray(grad_output)
+        if g.dtype.kind not in "fiub":
+            raise InvalidArgumentError(
+                f"grad_output: expected a real tensor, got dtype {g.dtype}", field="grad_output"
+            )
+        if g.shape != y.shape:
+            raise InvalidArgumentError(
+                f"grad_output: expected shape {list(y.shape)} (the output's), "
+                f"got {list(g.shape)}",
+                field="grad_output",
+            )
+        g = g.astype(y.dtype, copy=False)
+    assert spec.vjp is not None, f"{spec.name} has no VJP"
+    grads = spec.vjp(g, y, *arrays, **bound)
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    originals = [np.asarray(v) for v in inputs]
+    out = []
+    for inp, grad in zip(spec.differentiable, grads, strict=True):
+        k = spec.inputs.index(inp)
+        dtype = originals[k].dtype if originals[k].dtype.kind == "f" else result
+        grad = np.asarray(grad)
+        if grad.shape != arrays[k].shape:  # a VJP may return a broadcastable scalar
+            grad = np.broadcast_to(grad, arrays[k].shape).copy()
+        out.append(_as_result(grad, dtype))
+    return _as_result(y, result), tuple(out)
+
+
+def gradient(
+    name: str | FunctionSpec, *inputs: Any, grad_output: Any = None, **params: Any
+) -> tuple[np.ndarray, ...]:
+    """The VJP for every differentiable input, in input order."""
+    return value_and_grad(name, *inputs, grad_output=grad_output, **params)[1]
