@@ -10,6 +10,7 @@ Pure NumPy/SciPy (no gRPC). Call by name::
 
 from nnfunc.catalog import (  # noqa: F401  (importing registers the entries)
     activations,
+    activations_piecewise,
     along_axis,
     losses_classification,
     losses_elementwise,

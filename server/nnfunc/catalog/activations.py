@@ -14,6 +14,7 @@ from nnfunc.catalog.spec import activation, near_points
     formula="σ(x) = 1 / (1 + e^(-x))",
     output_range="(0, 1)",
     aliases=("logistic", "expit"),
+    elementwise=True,
 )
 def sigmoid(input):
     return _ops.sigmoid(input)
@@ -29,6 +30,7 @@ def _(g, y, input):
     formula="relu(x) = max(0, x)",
     output_range="[0, inf)",
     kinks=("x = 0: gradient 0 (torch's threshold_backward)",),
+    elementwise=True,
 )
 def relu(input):
     return np.maximum(input, 0)  # propagates NaN (np.fmax would drop it)

@@ -182,6 +182,9 @@ class FunctionSpec:
     (the gradient checker reports those apart). ``check`` validates parameters
     against each other and the inputs (hardtanh's min_val <= max_val), raising
     InvalidArgumentError; ``notes`` are further facts worth a line each.
+    ``elementwise`` says that each output element depends only on the matching
+    (broadcast-aligned) element of each input, so the checker can perturb all
+    elements at once.
     """
 
     name: str
@@ -196,6 +199,7 @@ class FunctionSpec:
     aliases: tuple[str, ...] = ()
     source: str = ""
     notes: tuple[str, ...] = ()
+    elementwise: bool = False
     vjp: Vjp | None = None
     kink_mask: KinkMask | None = None
     check: ParamCheck | None = None
@@ -279,6 +283,7 @@ def _define(kind: FunctionKind, default_inputs: tuple[Input, ...]):
 
 
 activation = _define("activation", (Input("input"),))
+"""Decorator for an activation; pass ``elementwise=True`` for pointwise ones."""
 loss = _define("loss", (Input("input"), Input("target", differentiable=False)))
 
 
