@@ -157,7 +157,14 @@ def value_and_grad(
             )
         g = g.astype(y.dtype, copy=False)
     assert spec.vjp is not None, f"{spec.name} has no VJP"
-    grads = spec.vjp(g, y, *arrays, **bound)
+    if grad_output is not None and not np.isfinite(g).all():
+        # A non-finite upstream gradient times a zero Jacobian entry is NaN (IEEE, and
+        # torch): that product is the answer, not an instability, so its warning is
+        # silenced for such calls only. Finite upstream gradients never reach here.
+        with np.errstate(invalid="ignore", over="ignore"):
+            grads = spec.vjp(g, y, *arrays, **bound)
+    else:
+        grads = spec.vjp(g, y, *arrays, **bound)
     if not isinstance(grads, tuple):
         grads = (grads,)
     originals = [np.asarray(v) for v in inputs]

@@ -295,9 +295,11 @@ def near_points(points: Callable[..., Sequence[float]]) -> KinkMask:
     """
 
     def mask(eps: float, x: np.ndarray, *rest: np.ndarray, **params: Any) -> tuple[np.ndarray]:
-        near = np.zeros(np.shape(x), dtype=bool)
+        x64 = np.asarray(x, dtype=np.float64)  # float32 - a huge point would overflow
+        near = np.zeros(x64.shape, dtype=bool)
         for p in points(**params):
-            near |= np.abs(x - p) <= eps
+            if math.isfinite(p):  # inf - inf is no distance
+                near |= np.abs(x64 - p) <= eps
         return (near,)
 
     return mask
