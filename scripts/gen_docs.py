@@ -40,8 +40,7 @@ def catalog_section() -> str:
         for s in chosen:
             inputs = ", ".join(i.name + ("" if i.differentiable else "°") for i in s.inputs)
             params = ", ".join(
-                p.name if p.required else f"{p.name}={p.default!r}"
-                for p in s.params
+                p.name if p.required else f"{p.name}={p.default!r}" for p in s.params
             )
             name = f"`{s.name}`" + (f" ({', '.join(s.aliases)})" if s.aliases else "")
             lines.append(

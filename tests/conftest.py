@@ -12,6 +12,7 @@ settings.register_profile(
     derandomize=True,
 )
 settings.register_profile("dev", parent=settings.get_profile("ci"), max_examples=10)
-settings.register_profile("thorough", parent=settings.get_profile("ci"), max_examples=500,
-                          derandomize=False)
+settings.register_profile(
+    "thorough", parent=settings.get_profile("ci"), max_examples=500, derandomize=False
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

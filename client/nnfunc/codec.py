@@ -83,10 +83,11 @@ def from_tensor(
             f"server's limit of {max_elements}",
             field=f"{field}.shape",
         )
+    raw = tensor.raw_data  # every read of a bytes field copies it: read once
     used = [
         name
         for name, present in (
-            ("raw_data", bool(tensor.raw_data)),
+            ("raw_data", bool(raw)),
             ("double_data", len(tensor.double_data) > 0),
             ("int64_data", len(tensor.int64_data) > 0),
         )
@@ -94,19 +95,20 @@ def from_tensor(
     ]
     if len(used) > 1:
         raise InvalidArgumentError(
-            f"{field}: set exactly one of raw_data, double_data, int64_data; got {' and '.join(used)}",
+            f"{field}: set exactly one of raw_data, double_data, int64_data; "
+            f"got {' and '.join(used)}",
             field=field,
         )
     source = used[0] if used else "raw_data"
     if source == "raw_data":
         expected = count * dtype.itemsize
-        if len(tensor.raw_data) != expected:
+        if len(raw) != expected:
             raise InvalidArgumentError(
-                f"{field}.raw_data: shape {list(shape)} of {dtype.name} needs {expected} bytes, "
-                f"got {len(tensor.raw_data)}",
+                f"{field}.raw_data: shape {list(shape)} of {dtype.name} needs {expected} "
+                f"bytes, got {len(raw)}",
                 field=f"{field}.raw_data",
             )
-        arr = np.frombuffer(tensor.raw_data, dtype=dtype)
+        arr = np.frombuffer(raw, dtype=dtype)
     else:
         values = tensor.double_data if source == "double_data" else tensor.int64_data
         if source == "int64_data" and dtype.kind != "i":

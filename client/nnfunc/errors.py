@@ -100,7 +100,9 @@ BY_CODE: dict[str, type[Error]] = {
 }
 
 
-def from_code(code: str, message: str, *, field: str | None = None, details: object = None) -> Error:
+def from_code(
+    code: str, message: str, *, field: str | None = None, details: object = None
+) -> Error:
     """The exception class for a gRPC status name (``Error`` itself for any other)."""
     cls = BY_CODE.get(code)
     if cls is None:

@@ -94,8 +94,26 @@ class Case:
 
 #: NaN, ±inf, ±0, huge, tiny and ordinary values, for ``extremes``.
 EXTREME = np.array(
-    [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e300, -1e300, 1e-300, -1e-300, 88.8, -88.8,
-     710.0, -710.0, 1.0, -1.0, 3.0, -3.0, 20.0]
+    [
+        np.nan,
+        np.inf,
+        -np.inf,
+        0.0,
+        -0.0,
+        1e300,
+        -1e300,
+        1e-300,
+        -1e-300,
+        88.8,
+        -88.8,
+        710.0,
+        -710.0,
+        1.0,
+        -1.0,
+        3.0,
+        -3.0,
+        20.0,
+    ]
 )
 
 

@@ -1,0 +1,345 @@
+"""Request building and response decoding, shared by Client and AsyncClient.
+
+Each SDK method is one ``Request``: the RPC's name, its request message and the
+function that turns the response into the SDK's result. The two clients only differ
+in how they send it (a blocking call or an ``await``), so they share everything here.
+Every array goes through ``nnfunc.codec``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from nnfunc import _status
+from nnfunc._types import (
+    CheckReport,
+    FunctionInfo,
+    InputCheck,
+    InputInfo,
+    LossResult,
+    ParameterInfo,
+)
+from nnfunc.codec import DTYPES, from_parameter, from_tensor, to_parameters, to_tensor
+from nnfunc.errors import Error, InvalidArgumentError
+from nnfunc.v1 import function_service_pb2 as pb
+from nnfunc.v1 import tensor_pb2
+
+Mode = Literal["auto", "full", "fast"]
+
+_KINDS = {
+    pb.FUNCTION_KIND_ACTIVATION: "activation",
+    pb.FUNCTION_KIND_LOSS: "loss",
+}
+_KIND_CODES = {"activation": pb.FUNCTION_KIND_ACTIVATION, "loss": pb.FUNCTION_KIND_LOSS}
+_PARAM_TYPES = {
+    pb.PARAMETER_TYPE_DOUBLE: "float",
+    pb.PARAMETER_TYPE_INT64: "int",
+    pb.PARAMETER_TYPE_BOOL: "bool",
+    pb.PARAMETER_TYPE_STRING: "str",
+    pb.PARAMETER_TYPE_TENSOR: "tensor",
+}
+_MODES = {"auto": pb.CHECK_MODE_UNSPECIFIED, "full": pb.CHECK_MODE_FULL, "fast": pb.CHECK_MODE_FAST}
+_MODE_NAMES = {code: name for name, code in _MODES.items()}
+
+
+@dataclass(frozen=True, repr=False)
+class Request:
+    """One prepared call: the RPC name, its request message, and the response decoder.
+
+    ``nnfunc.request.evaluate(...)``, ``.gradient(...)`` and ``.loss(...)`` build the
+    ones ``Client.batch`` accepts.
+    """
+
+    method: str
+    message: Any
+    decode: Callable[[Any], Any]
+
+    def __repr__(self) -> str:
+        function = getattr(self.message, "function", "") or getattr(self.message, "name", "")
+        return f"<nnfunc.Request {self.method} {function!r}>"
+
+
+# -- encoding ---------------------------------------------------------------------------
+
+
+def _put_tensor(out: tensor_pb2.Tensor, value: Any, field: str) -> None:
+    try:
+        to_tensor(value, out=out)
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(f"{field}: {exc.message}", field=field) from None
+    except (TypeError, ValueError) as exc:  # ragged lists, objects numpy cannot hold
+        raise InvalidArgumentError(
+            f"{field}: expected an array of numbers ({exc})", field=field
+        ) from None
+
+
+def _put_params(out: Any, params: Mapping[str, Any]) -> None:
+    for name, value in params.items():
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value.item()  # a 0-d array is a number, not a tensor
+        field = f"parameters.{name}"
+        try:
+            to_parameters({name: value}, out)
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(f"{field}: {exc.message}", field=field) from None
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(
+                f"{field}: expected a number, a bool, a string or an array ({exc})", field=field
+            ) from None
+
+
+def _fill(message: Any, function: str, inputs: Sequence[Any], params: Mapping[str, Any]) -> Any:
+    if not isinstance(function, str):
+        raise InvalidArgumentError(
+            f"function: expected a function name, got {type(function).__name__}", field="function"
+        )
+    message.function = function
+    for k, value in enumerate(inputs):
+        _put_tensor(message.inputs.add(), value, f"inputs[{k}]")
+    _put_params(message.parameters, params)
+    return message
+
+
+# -- decoding ---------------------------------------------------------------------------
+
+
+def _arrays(tensors: Sequence[tensor_pb2.Tensor], field: str) -> tuple[np.ndarray, ...]:
+    return tuple(from_tensor(t, f"{field}[{i}]") for i, t in enumerate(tensors))
+
+
+def _one_or_tuple(grads: tuple[np.ndarray, ...]) -> np.ndarray | tuple[np.ndarray, ...]:
+    return grads[0] if len(grads) == 1 else grads
+
+
+def decode_evaluate(response: pb.EvaluateResponse) -> np.ndarray:
+    return from_tensor(response.output, "output")
+
+
+def decode_gradient(response: pb.GradientResponse) -> np.ndarray | tuple[np.ndarray, ...]:
+    return _one_or_tuple(_arrays(response.gradients, "gradients"))
+
+
+def decode_loss(response: pb.LossResponse) -> LossResult:
+    return LossResult(
+        value=from_tensor(response.value, "value"),
+        grads=_arrays(response.gradients, "gradients"),
+        input_names=tuple(response.input_names),
+    )
+
+
+def function_info(msg: pb.FunctionInfo) -> FunctionInfo:
+    """A FunctionInfo message as the SDK's dataclass."""
+    return FunctionInfo(
+        name=msg.name,
+        kind=_KINDS.get(msg.kind, "unspecified"),  # type: ignore[arg-type]
+        summary=msg.summary,
+        formula=msg.formula,
+        inputs=tuple(
+            InputInfo(
+                name=i.name,
+                differentiable=i.differentiable,
+                dtypes=tuple(DTYPES[d].name for d in i.dtypes if d in DTYPES),
+                description=i.description,
+            )
+            for i in msg.inputs
+        ),
+        params=tuple(
+            ParameterInfo(
+                name=p.name,
+                type=_PARAM_TYPES.get(p.type, "unspecified"),
+                required=p.required,
+                default=(
+                    from_parameter(p.name, p.default_value)
+                    if p.HasField("default_value") and p.default_value.WhichOneof("kind")
+                    else None
+                ),
+                description=p.description,
+                allowed=p.allowed,
+                choices=tuple(p.choices),
+            )
+            for p in msg.parameters
+        ),
+        output_range=msg.output_range,
+        kinks=tuple(msg.kinks),
+        aliases=tuple(msg.aliases),
+        source=msg.source,
+        notes=tuple(msg.notes),
+    )
+
+
+def _check_report(function: str) -> Callable[[pb.CheckGradientResponse], CheckReport]:
+    def decode(response: pb.CheckGradientResponse) -> CheckReport:
+        return CheckReport(
+            function=function,
+            passed=response.passed,
+            inputs=tuple(
+                InputCheck(
+                    name=i.input,
+                    passed=i.passed,
+                    max_abs_error=i.max_abs_error,
+                    max_rel_error=i.max_rel_error,
+                    worst_index=tuple(i.worst_index) if len(i.worst_index) else None,
+                    analytic=i.analytic,
+                    numerical=i.numerical,
+                    checked_elements=i.checked_elements,
+                    kink_elements=i.kink_elements,
+                    skipped=i.skipped or None,
+                )
+                for i in response.inputs
+            ),
+            mode=_MODE_NAMES.get(response.mode, "auto"),  # type: ignore[arg-type]
+            eps=response.eps,
+            atol=response.atol,
+            rtol=response.rtol,
+            checked_supplied=response.checked_supplied,
+            notes=tuple(response.notes),
+        )
+
+    return decode
+
+
+# -- the requests -----------------------------------------------------------------------
+
+
+def list_functions(kind: str | None = None) -> Request:
+    if kind is not None and kind not in _KIND_CODES:
+        raise InvalidArgumentError(
+            f"kind: expected 'activation', 'loss' or None, got {kind!r}", field="kind"
+        )
+    code = pb.FUNCTION_KIND_UNSPECIFIED if kind is None else _KIND_CODES[kind]
+    message = pb.ListFunctionsRequest(kind=code)
+    return Request("ListFunctions", message, lambda r: [function_info(f) for f in r.functions])
+
+
+def describe(name: str) -> Request:
+    if not isinstance(name, str):
+        raise InvalidArgumentError(
+            f"name: expected a function name, got {type(name).__name__}", field="name"
+        )
+    return Request(
+        "DescribeFunction",
+        pb.DescribeFunctionRequest(name=name),
+        lambda r: function_info(r.function),
+    )
+
+
+class Requests:
+    """Builds the Evaluate, Gradient and Loss requests that ``Client.batch`` sends together.
+
+    reqs = [nnfunc.request.evaluate("relu", x), nnfunc.request.loss("mse_loss", a, b)]
+    results = client.batch(reqs)
+    """
+
+    def evaluate(self, function: str, *inputs: Any, **params: Any) -> Request:
+        """A request for the forward value (decodes to an ndarray)."""
+        message = _fill(pb.EvaluateRequest(), function, inputs, params)
+        return Request("Evaluate", message, decode_evaluate)
+
+    def gradient(
+        self, function: str, *inputs: Any, grad_output: Any = None, **params: Any
+    ) -> Request:
+        """A request for the VJP (decodes to an ndarray, or a tuple for several inputs)."""
+        message = _fill(pb.GradientRequest(), function, inputs, params)
+        if grad_output is not None:
+            _put_tensor(message.grad_output, grad_output, "grad_output")
+        return Request("Gradient", message, decode_gradient)
+
+    def loss(self, function: str, *inputs: Any, **params: Any) -> Request:
+        """A request for a loss and its gradients (decodes to a LossResult)."""
+        message = _fill(pb.LossRequest(), function, inputs, params)
+        return Request("Loss", message, decode_loss)
+
+
+request = Requests()
+
+
+_TINY = 5e-324
+
+
+def _tolerance(name: str, value: float | None, *, positive: bool) -> float:
+    """A checker option for the wire, where 0 means the server's default."""
+    if value is None:
+        return 0.0
+    value = float(value)
+    if not (value > 0 if positive else value >= 0) or value == float("inf"):
+        expected = "a finite number > 0" if positive else "a finite number >= 0"
+        raise InvalidArgumentError(f"{name}: expected {expected}, got {value!r}", field=name)
+    # the wire reads 0 as "the server's default": an exact zero tolerance travels as the
+    # smallest positive double, which admits the same differences (none but 0)
+    return value or _TINY
+
+
+def check_gradient(
+    function: str,
+    inputs: Sequence[Any],
+    params: Mapping[str, Any],
+    *,
+    grad: Any = None,
+    grad_output: Any = None,
+    eps: float | None = None,
+    atol: float | None = None,
+    rtol: float | None = None,
+    mode: Mode = "auto",
+    seed: int = 0,
+) -> Request:
+    message = _fill(pb.CheckGradientRequest(), function, inputs, params)
+    if grad_output is not None:
+        _put_tensor(message.grad_output, grad_output, "grad_output")
+    if grad is not None:
+        # a tuple holds one gradient per differentiable input; anything else is one array
+        grads = grad if isinstance(grad, tuple) else (grad,)
+        for k, g in enumerate(grads):
+            _put_tensor(message.gradients.add(), g, f"gradients[{k}]")
+    if mode not in _MODES:
+        raise InvalidArgumentError(
+            f"mode: expected 'auto', 'full' or 'fast', got {mode!r}", field="mode"
+        )
+    message.mode = _MODES[mode]
+    message.eps = _tolerance("eps", eps, positive=True)
+    message.atol = _tolerance("atol", atol, positive=False)
+    message.rtol = _tolerance("rtol", rtol, positive=False)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise InvalidArgumentError(f"seed: expected an int, got {seed!r}", field="seed")
+    message.seed = int(seed)
+    return Request("CheckGradient", message, _check_report(function))
+
+
+_BATCHABLE = {"Evaluate": "evaluate", "Gradient": "gradient", "Loss": "loss"}
+_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "evaluate": decode_evaluate,
+    "gradient": decode_gradient,
+    "loss": decode_loss,
+}
+
+
+def batch(requests: Sequence[Request]) -> Request:
+    message = pb.BatchRequest()
+    for k, req in enumerate(requests):
+        slot = _BATCHABLE.get(getattr(req, "method", ""))
+        if slot is None:
+            raise InvalidArgumentError(
+                f"items[{k}]: expected a request from nnfunc.request.evaluate, .gradient or "
+                f".loss, got {req!r}",
+                field=f"items[{k}]",
+            )
+        getattr(message.items.add(), slot).CopyFrom(req.message)
+    return Request("Batch", message, decode_batch)
+
+
+def decode_batch(response: pb.BatchResponse) -> list[Any]:
+    """Each result decoded, or the nnfunc error of its item (returned, not raised)."""
+    results: list[Any] = []
+    for item in response.results:
+        if item.status.code != 0:
+            err: Error = _status.from_item_status(
+                item.status.code, item.status.message, item.status.field
+            )
+            results.append(err)
+            continue
+        kind = item.WhichOneof("response")
+        results.append(_DECODERS[kind](getattr(item, kind)) if kind else None)
+    return results

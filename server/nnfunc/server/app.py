@@ -1,0 +1,310 @@
+"""The server's life cycle: build, start, serve until a signal, drain, stop.
+
+``start(settings)`` serves in this process and returns a handle once the port is bound
+and serving (tests and embedders). ``serve(settings)`` blocks until SIGTERM/SIGINT,
+then drains: health goes NOT_SERVING first, new calls are refused (UNAVAILABLE),
+in-flight calls get ``settings.grace`` seconds to finish, then the rest are cancelled;
+a second signal stops at once. With ``workers > 1`` the parent forks that many server
+processes before any gRPC object exists; they share the port with SO_REUSEPORT, and the
+kernel spreads connections over them.
+
+Why the synchronous server (grpc.server + a thread pool) rather than grpc.aio: the work
+is NumPy, which releases the GIL inside its kernels, so threads overlap on the CPU; aio
+would have to push that work to a thread pool anyway (never run it on the event loop),
+adding a hop per call. Measured on a shared 2-core machine, server in its own process:
+Evaluate relu on 8 float32, p50 0.46-0.51 ms sync vs 0.55-0.59 ms aio+executor, and
+with 16 calls in flight 5100/s sync vs 2100-3800/s aio; a 1M float32 sigmoid round trip
+took 27-40 ms either way (transport-bound). Admission control is gRPC's own
+``maximum_concurrent_rpcs``: beyond it a call gets RESOURCE_EXHAUSTED at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from nnfunc.server.settings import Settings
+
+log = logging.getLogger("nnfunc.server")
+
+SERVICE_NAME = "nnfunc.v1.FunctionService"
+
+#: Seconds the streams still open after a drain get before they are cancelled.
+_STREAM_GRACE = 0.5
+
+
+class ServerHandle:
+    """A running server: ``port``, ``address``, ``stop(grace)``, ``wait()``."""
+
+    def __init__(self, server, servicer, health, port: int, settings: Settings):
+        self._server = server
+        self._servicer = servicer
+        self._health = health
+        self.port = port
+        self.settings = settings
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+
+    @property
+    def address(self) -> str:
+        host = self.settings.host
+        return f"{'127.0.0.1' if host in ('0.0.0.0', '[::]', '::') else host}:{self.port}"
+
+    def stop(self, grace: float | None = None) -> None:
+        """Drain and stop: NOT_SERVING, refuse new calls, give in-flight ones ``grace``
+        seconds (default: the settings' grace), cancel the rest. Safe to call twice."""
+        grace = self.settings.grace if grace is None else grace
+        deadline = time.monotonic() + grace
+        with self._lock:
+            first = not self._servicer.draining.is_set()
+            if first:
+                log.info("draining", extra={"fields": {"grace_s": grace, "port": self.port}})
+                if self._health is not None:
+                    self._health.enter_graceful_shutdown()  # NOT_SERVING, before anything else
+        # Drain while still accepting connections, so that a new call gets a clear
+        # UNAVAILABLE from the servicer rather than a connection-level CANCELLED. Once
+        # the unary calls are done, only streams remain (health Watch, reflection): they
+        # must not hold the exit for the whole grace period, so they get a short moment
+        # (enough for a call caught between admission and the draining check).
+        drained = self._servicer.drain(grace)
+        left = max(0.0, deadline - time.monotonic())
+        done = self._server.stop(min(left, _STREAM_GRACE) if drained else 0.0)
+        done.wait()
+        if first:
+            log.info("stopped", extra={"fields": {"port": self.port}})
+        self._stopped.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until stopped (True) or ``timeout`` passes (False)."""
+        return self._stopped.wait(timeout)
+
+    def __enter__(self) -> ServerHandle:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def start(settings: Settings | None = None) -> ServerHandle:
+    """Serve in this process (on background threads) and return once serving."""
+    import grpc
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection
+
+    from nnfunc.server.servicer import FunctionServicer
+    from nnfunc.v1 import function_service_pb2 as pb
+    from nnfunc.v1 import function_service_pb2_grpc as pb_grpc
+
+    settings = settings or Settings()
+    logging.getLogger("nnfunc").setLevel(settings.level)
+    # Imported here, not at module level: importing the catalog registers every entry.
+    import nnfunc.catalog  # noqa: F401
+
+    options = [
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        # Share the port only when asked to (workers): otherwise a port already in use
+        # by another server must be an error, not a silent split of its traffic.
+        ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
+    ]
+    executor = ThreadPoolExecutor(settings.thread_count, thread_name_prefix="nnfunc-rpc")
+    server = grpc.server(
+        executor, options=options, maximum_concurrent_rpcs=settings.max_concurrent_rpcs
+    )
+    servicer = FunctionServicer(settings)
+    pb_grpc.add_FunctionServiceServicer_to_server(servicer, server)
+    names = [SERVICE_NAME]
+    health_servicer = None
+    if settings.health:
+        # Non-blocking Watch: a watcher holds no request thread.
+        health_servicer = health.HealthServicer(
+            experimental_non_blocking=True,
+            experimental_thread_pool=ThreadPoolExecutor(1, thread_name_prefix="nnfunc-health"),
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        names.append(health.SERVICE_NAME)
+    if settings.reflection:
+        names.append(reflection.SERVICE_NAME)
+        reflection.enable_server_reflection(
+            [pb.DESCRIPTOR.services_by_name["FunctionService"].full_name, *names[1:]], server
+        )
+    try:
+        port = server.add_insecure_port(settings.address)
+    except RuntimeError as e:  # grpc raises RuntimeError when it cannot bind
+        raise OSError(f"cannot listen on {settings.address}: {e}") from None
+    server.start()
+    if health_servicer is not None:
+        for name in ("", SERVICE_NAME):
+            health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info(
+        "serving",
+        extra={
+            "fields": {
+                "address": f"{settings.host}:{port}",
+                "threads": settings.thread_count,
+                "max_concurrent_rpcs": settings.max_concurrent_rpcs,
+                "max_message_bytes": settings.max_message_bytes,
+                "max_elements": settings.max_elements,
+            }
+        },
+    )
+    return ServerHandle(server, servicer, health_servicer, port, settings)
+
+
+# ---------------------------------------------------------------------------
+# Serving until a signal (one process, or a parent and its forked workers)
+# ---------------------------------------------------------------------------
+
+
+def serve(settings: Settings) -> int:
+    """Serve until SIGTERM/SIGINT, then drain; returns the exit status."""
+    if settings.workers > 1:
+        return _serve_workers(settings)
+    handle = start(settings)
+    _wait_for_signal(handle, signal.SIGTERM, signal.SIGINT)
+    return 0
+
+
+def _wait_for_signal(handle: ServerHandle, *signals: int) -> None:
+    """Block until one of ``signals``; drain on the first, stop at once on a second."""
+    got = threading.Event()
+
+    def on_signal(signum, frame):
+        if got.is_set():
+            log.warning("second signal: stopping now", extra={"fields": {"signal": signum}})
+            threading.Thread(target=handle.stop, args=(0,), daemon=True).start()
+            return
+        log.info("signal received", extra={"fields": {"signal": signal.Signals(signum).name}})
+        got.set()
+
+    for s in signals:
+        signal.signal(s, on_signal)
+    while not got.wait(0.5):  # a timed wait keeps the main thread responsive to signals
+        pass
+    handle.stop()
+
+
+@contextlib.contextmanager
+def _reserve_port(host: str, port: int) -> Iterator[int]:
+    """Hold ``host:port`` (SO_REUSEPORT, never listening) so port 0 resolves to one
+    free port that every worker then binds."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+def _worker(settings: Settings) -> None:
+    """A forked worker: SIGINT is the parent's business (it forwards SIGTERM)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        handle = start(settings)
+        _wait_for_signal(handle, signal.SIGTERM)
+    except Exception:
+        log.exception("worker failed")
+        os._exit(1)
+    os._exit(0)
+
+
+def _serve_workers(settings: Settings) -> int:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")  # forked before any gRPC object exists
+    with _reserve_port(settings.host, settings.port) as port:
+        child = settings.replace(port=port)
+        procs = [
+            ctx.Process(target=_worker, args=(child,), name=f"nnfunc-worker-{i}")
+            for i in range(settings.workers)
+        ]
+        for p in procs:
+            p.start()
+        log.info(
+            "workers started",
+            extra={
+                "fields": {"address": f"{settings.host}:{port}", "pids": [p.pid for p in procs]}
+            },
+        )
+        signals = {"count": 0}
+
+        def forward(signum, frame):
+            signals["count"] += 1
+            for p in procs:
+                if p.is_alive() and p.pid is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(p.pid, signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGINT, forward)
+        status = 0
+        while any(p.is_alive() for p in procs):
+            for p in procs:
+                p.join(0.2)
+                if p.exitcode not in (None, 0) and signals["count"] == 0:
+                    log.error(
+                        "worker died; stopping the others",
+                        extra={"fields": {"pid": p.pid, "exitcode": p.exitcode}},
+                    )
+                    status = 1
+                    forward(signal.SIGTERM, None)
+        return status
+
+
+# ---------------------------------------------------------------------------
+# Structured logs
+# ---------------------------------------------------------------------------
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, pid, message and the call's fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "pid": record.process,
+            "msg": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", None) or {})
+        if record.exc_info:
+            entry["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(settings: Settings, stream=None) -> None:
+    """JSON lines on stderr for the ``nnfunc`` loggers, at the settings' level."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("nnfunc")
+    logger.handlers[:] = [handler]
+    logger.setLevel(settings.level)
+    logger.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m nnfunc.server`` and ``nnfunc serve``: flags over NNFUNC_* over defaults."""
+    try:
+        settings = Settings.load(argv)
+    except ValueError as e:
+        print(f"nnfunc serve: {e}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    try:
+        return serve(settings)
+    except OSError as e:
+        log.error("cannot serve: %s", e)
+        return 1

@@ -1,0 +1,224 @@
+"""The server's settings: one typed, frozen object, read once from flags and NNFUNC_*.
+
+Precedence: a command-line flag, then its ``NNFUNC_*`` environment variable, then the
+default. Nothing else in the server reads the environment; the object is passed in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+MiB = 1 << 20
+GiB = 1 << 30
+
+#: 64M elements per tensor: a 256 MiB float32 tensor, a 512 MiB float64 one.
+DEFAULT_MAX_ELEMENTS = 1 << 26
+
+#: 1 GiB each way. A 64M-element float32 tensor is 256 MiB, and the largest common
+#: request carries two or three of them (Gradient: input and grad_output; Loss: input
+#: and target; gaussian_nll_loss: input, target and var = 768 MiB), answered by a value
+#: and a gradient of the same size. 512 MiB would refuse every two-tensor request at
+#: 64M elements; 1 GiB admits three float32 tensors or one float64 pair less a little,
+#: and stays well below protobuf's 2 GiB hard limit. It is a cap, not an allocation.
+DEFAULT_MAX_MESSAGE_BYTES = 1 * GiB
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server can be told. Build it with ``Settings.load`` or directly."""
+
+    #: Interface to listen on ("0.0.0.0" for all IPv4, "[::]" for all interfaces).
+    host: str = "0.0.0.0"
+    #: TCP port; 0 picks a free one (the handle reports it).
+    port: int = 50051
+    #: Server processes sharing the port with SO_REUSEPORT (1: serve in this process).
+    workers: int = 1
+    #: Threads per process running requests (0: one per admitted RPC, see below).
+    threads: int = 0
+    #: Largest request or response, in bytes, each direction.
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    #: RPCs served at once per process; more are refused with RESOURCE_EXHAUSTED.
+    max_concurrent_rpcs: int = 64
+    #: Seconds in-flight calls get to finish after SIGTERM/SIGINT (or ``stop``).
+    grace: float = 10.0
+    #: Logging level of the ``nnfunc`` loggers.
+    log_level: str = "INFO"
+    #: Largest number of elements in any one tensor of a request.
+    max_elements: int = DEFAULT_MAX_ELEMENTS
+    #: Serve grpc.health.v1.Health.
+    health: bool = True
+    #: Serve gRPC server reflection.
+    reflection: bool = True
+
+    def __post_init__(self) -> None:
+        level = str(self.log_level).upper()
+        object.__setattr__(self, "log_level", level)
+        problems = []
+        if not self.host:
+            problems.append("host must not be empty")
+        if not 0 <= self.port <= 65535:
+            problems.append(f"port must be in [0, 65535], got {self.port}")
+        if self.workers < 1:
+            problems.append(f"workers must be >= 1, got {self.workers}")
+        if self.threads < 0:
+            problems.append(f"threads must be >= 0, got {self.threads}")
+        if not 1024 <= self.max_message_bytes <= 2 * GiB - 1:
+            problems.append(
+                f"max_message_bytes must be in [1024, 2 GiB - 1], got {self.max_message_bytes}"
+            )
+        if self.max_concurrent_rpcs < 1:
+            problems.append(f"max_concurrent_rpcs must be >= 1, got {self.max_concurrent_rpcs}")
+        if not self.grace >= 0:
+            problems.append(f"grace must be >= 0 seconds, got {self.grace}")
+        if level not in LOG_LEVELS:
+            problems.append(f"log_level must be one of {', '.join(LOG_LEVELS)}, got {level}")
+        if self.max_elements < 1:
+            problems.append(f"max_elements must be >= 1, got {self.max_elements}")
+        if problems:
+            raise ValueError("invalid settings: " + "; ".join(problems))
+
+    @property
+    def address(self) -> str:
+        """host:port as gRPC wants it."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def thread_count(self) -> int:
+        """Threads running requests: every admitted RPC gets one unless ``threads`` says."""
+        return self.threads or self.max_concurrent_rpcs
+
+    @property
+    def level(self) -> int:
+        return logging.getLevelName(self.log_level)
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def load(
+        cls, argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Settings from flags (``argv``, without the program name) over ``NNFUNC_*``
+        variables (``environ``, default os.environ) over the defaults."""
+        environ = os.environ if environ is None else environ
+        args = parser().parse_args(list(argv) if argv is not None else None)
+        values: dict[str, object] = {}
+        for f in dataclasses.fields(cls):
+            flag = getattr(args, f.name, None)
+            env = environ.get(ENV_PREFIX + f.name.upper())
+            try:
+                if flag is not None:
+                    values[f.name] = flag
+                elif env is not None and env != "":
+                    values[f.name] = _PARSE[f.name](env)
+            except ValueError as e:
+                raise ValueError(f"{ENV_PREFIX}{f.name.upper()}={env!r}: {e}") from None
+        return cls(**values)  # type: ignore[arg-type]
+
+
+ENV_PREFIX = "NNFUNC_"
+
+
+def parse_size(text: str) -> int:
+    """Bytes from "1073741824", "512MiB", "1GiB", "64M" (binary units)."""
+    m = re.fullmatch(r"\s*(\d+)\s*([KMG]?)(?:i?B)?\s*", str(text), flags=re.IGNORECASE)
+    if not m:
+        raise ValueError(f"expected a size like 1073741824, 512MiB or 1GiB, got {text!r}")
+    return int(m.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2).upper()]
+
+
+def parse_bool(text: str) -> bool:
+    t = str(text).strip().lower()
+    if t in ("1", "true", "yes", "on"):
+        return True
+    if t in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def parse_count(text: str) -> int:
+    """An integer, with an optional binary suffix for element counts ("64M")."""
+    t = str(text).strip()
+    return int(t) if re.fullmatch(r"[+-]?\d+", t) else parse_size(t)
+
+
+_PARSE: dict[str, Callable[[str], object]] = {
+    "host": str,
+    "port": int,
+    "workers": int,
+    "threads": int,
+    "max_message_bytes": parse_size,
+    "max_concurrent_rpcs": int,
+    "grace": float,
+    "log_level": str,
+    "max_elements": parse_count,
+    "health": parse_bool,
+    "reflection": parse_bool,
+}
+
+
+def parser(prog: str = "nnfunc serve") -> argparse.ArgumentParser:
+    """The command-line flags; each defaults to None so the environment can fill it."""
+    d = Settings()
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Serve nnfunc.v1.FunctionService over gRPC. Every flag also reads "
+        "an NNFUNC_* environment variable (NNFUNC_PORT for --port, ...); a flag wins.",
+    )
+
+    def add(flag: str, name: str, type_, help_: str, **kw):
+        env = ENV_PREFIX + name.upper()
+        default = getattr(d, name)
+        p.add_argument(
+            flag,
+            dest=name,
+            type=type_,
+            default=None,
+            help=f"{help_} [{env}; default {default}]",
+            **kw,
+        )
+
+    add("--host", "host", str, "interface to listen on")
+    add("--port", "port", int, "TCP port (0: any free port)")
+    add("--workers", "workers", int, "server processes sharing the port (SO_REUSEPORT)")
+    add("--threads", "threads", int, "request threads per process (0: max-concurrent-rpcs)")
+    add(
+        "--max-message-bytes",
+        "max_message_bytes",
+        parse_size,
+        "largest message each way, bytes or 512MiB/1GiB",
+    )
+    add(
+        "--max-concurrent-rpcs",
+        "max_concurrent_rpcs",
+        int,
+        "RPCs at once per process; beyond it RESOURCE_EXHAUSTED",
+    )
+    add("--grace", "grace", float, "seconds in-flight calls get to finish on shutdown")
+    add("--log-level", "log_level", str.upper, "log level", choices=LOG_LEVELS)
+    add("--max-elements", "max_elements", parse_count, "largest tensor, in elements (or 64M)")
+    p.add_argument(
+        "--no-health",
+        dest="health",
+        action="store_const",
+        const=False,
+        default=None,
+        help="do not serve grpc.health.v1 [NNFUNC_HEALTH]",
+    )
+    p.add_argument(
+        "--no-reflection",
+        dest="reflection",
+        action="store_const",
+        const=False,
+        default=None,
+        help="do not serve reflection [NNFUNC_REFLECTION]",
+    )
+    return p
