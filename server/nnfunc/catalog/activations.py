@@ -1,11 +1,85 @@
-"""Elementwise activations (torch.nn.functional): forward and VJP side by side."""
+"""Elementwise activations (torch.nn.functional): forward and VJP side by side.
+
+Conventions shared by the entries below:
+- No NumPy warning on any input: exponentials only ever see non-positive arguments,
+  and a factor that may meet ∞·0 is clipped where the other factor is already exactly 0
+  (e.g. x·Φ(x) uses max(x, -100) because Φ(x) is exactly 0 below -40).
+- Gradients at kinks and at NaN inputs are torch 2.13's (catalog-reference §1.1, §4).
+- Speed: one-sided choices are made with 0/1 masks and exact arithmetic rather than
+  np.where, which is several times slower on inputs of mixed sign.
+"""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from scipy import special
 
 from nnfunc.catalog import _ops
-from nnfunc.catalog.spec import activation, near_points
+from nnfunc.catalog.spec import Input, Param, activation, near_points
+from nnfunc.errors import InvalidArgumentError
+
+# Bounds for scalar parameters: finite in float32, the narrowest compute dtype, so that
+# casting them to the inputs' dtype never overflows.
+_F32_MAX = float(np.finfo(np.float32).max)
+_F32_TINY = float(np.finfo(np.float32).tiny)
+_FINITE = {"minimum": -_F32_MAX, "maximum": _F32_MAX}
+
+# SELU's fixed constants (Klambauer et al. 2017, arXiv:1706.02515; torch's values).
+SELU_SCALE = 1.0507009873554804934193349852946
+SELU_ALPHA = 1.6732632423543772848170429916717
+
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
+_GELU_K = math.sqrt(2.0 / math.pi)  # the tanh approximation's √(2/π)
+_GELU_C = 0.044715
+
+
+def _pick(mask: np.ndarray, if_true, if_false, dtype: np.dtype) -> np.ndarray:
+    """``if_true`` where ``mask`` holds, else ``if_false`` (finite scalars or arrays that
+    broadcast), in ``dtype``. Exact: one of the two addends is always 0. Several times
+    faster than np.where on mixed masks."""
+    t = dtype.type(if_true) if np.ndim(if_true) == 0 else if_true
+    f = dtype.type(if_false) if np.ndim(if_false) == 0 else if_false
+    if np.ndim(t) == 0 and np.ndim(f) == 0:
+        # Two non-negative constants: one multiply and one maximum do it (the common case).
+        if t >= f >= 0:
+            return np.maximum(mask if t == 1 else mask * t, f)
+        if f >= t >= 0:
+            return np.maximum(~mask if f == 1 else ~mask * f, t)
+    return mask * t + ~mask * f
+
+
+def _times0(a: np.ndarray, b) -> np.ndarray:
+    """a·b with 0·∞ taken as 0 (a zero slope or a zero input contributes nothing), and
+    without NumPy's 'invalid value' warning. NaN still propagates."""
+    shape = np.broadcast_shapes(np.shape(a), np.shape(b))
+    out = np.zeros(shape, dtype=np.result_type(a, b))
+    np.multiply(a, b, out=out, where=(a != 0) & (np.asarray(b) != 0))
+    return out
+
+
+def _all_finite_nonzero(a) -> bool:
+    """True when multiplying by ``a`` (a slope: a scalar or one value per channel) can
+    never meet 0·∞; cheap because ``a`` is small."""
+    a = np.asarray(a)
+    return bool(np.all(np.isfinite(a) & (a != 0)))
+
+
+def _negative_slope(x: np.ndarray, slope) -> np.ndarray:
+    """max(x, 0) + slope·min(x, 0): x for x > 0, slope·x otherwise, exactly (one addend
+    is 0); NaN propagates; a zero slope gives 0 at x = -∞ (torch: NaN, from 0·∞)."""
+    if np.ndim(slope) == 0 and 0 < slope <= 1:
+        return np.maximum(x, x * slope)  # the same values in one pass fewer
+    neg = np.minimum(x, 0)
+    neg = neg * slope if _all_finite_nonzero(slope) else _times0(neg, slope)
+    neg += np.maximum(x, 0)
+    return neg
+
+
+# ---------------------------------------------------------------------------
+# Sigmoid and tanh
+# ---------------------------------------------------------------------------
 
 
 @activation(
@@ -14,6 +88,7 @@ from nnfunc.catalog.spec import activation, near_points
     formula="σ(x) = 1 / (1 + e^(-x))",
     output_range="(0, 1)",
     aliases=("logistic", "expit"),
+    notes=("float32 σ(x) is exactly 1 for x >= 17; the gradient there is 0, never NaN.",),
     elementwise=True,
 )
 def sigmoid(input):
@@ -22,7 +97,34 @@ def sigmoid(input):
 
 @sigmoid.defvjp
 def _(g, y, input):
-    return g * y * (1 - y)  # σ' = σ(1 - σ), from the saved output
+    d = 1 - y  # σ' = σ(1 - σ), from the saved output
+    d *= y
+    d *= g
+    return d
+
+
+@activation(
+    summary="Squashes any real number into (-1, 1), zero-centred; the classic recurrent "
+    "network activation.",
+    formula="tanh(x) = (e^x - e^(-x)) / (e^x + e^(-x))",
+    output_range="(-1, 1)",
+    notes=("float32 tanh(x) is exactly ±1 for |x| >~ 9; the gradient there is 0.",),
+    elementwise=True,
+)
+def tanh(input):
+    return np.tanh(input)  # never overflows (the exp ratio would)
+
+
+@tanh.defvjp
+def _(g, y, input):
+    d = 1 - y * y  # tanh' = 1 - tanh², from the saved output
+    d *= g
+    return d
+
+
+# ---------------------------------------------------------------------------
+# The ReLU family
+# ---------------------------------------------------------------------------
 
 
 @activation(
@@ -30,6 +132,7 @@ def _(g, y, input):
     formula="relu(x) = max(0, x)",
     output_range="[0, inf)",
     kinks=("x = 0: gradient 0 (torch's threshold_backward)",),
+    notes=("The gradient at a NaN input is 1, as torch's (catalog-reference §4).",),
     elementwise=True,
 )
 def relu(input):
@@ -38,9 +141,484 @@ def relu(input):
 
 @relu.defvjp
 def _(g, y, input):
-    # torch: grad where the result > 0, and at NaN inputs (NaN > 0 is False there,
-    # but torch's threshold_backward passes the gradient): 1 at NaN.
-    return np.where((y > 0) | np.isnan(input), g, 0)
+    # torch passes the gradient where x > 0 and at NaN inputs: everywhere but x <= 0.
+    return g * ~(input <= 0)
 
 
 relu.defkinks(near_points(lambda: (0.0,)))
+
+
+@activation(
+    summary="ReLU with a small fixed slope for negatives, so that negative units keep a gradient.",
+    formula="leaky_relu(x) = x if x > 0 else negative_slope·x",
+    params=(
+        Param(
+            "negative_slope",
+            "float",
+            0.01,
+            "Slope for x <= 0 (torch's default 0.01; Keras uses 0.2 or 0.3).",
+            **_FINITE,
+        ),
+    ),
+    output_range="(-inf, inf)",
+    kinks=("x = 0: gradient negative_slope (torch; jax gives 1)",),
+    notes=(
+        "The gradient at a NaN input is negative_slope, as torch's (catalog-reference §4).",
+        "With negative_slope = 0 the value at x = -inf is 0 (torch computes 0·(-inf) = NaN).",
+    ),
+    elementwise=True,
+)
+def leaky_relu(input, *, negative_slope):
+    return _negative_slope(input, negative_slope)
+
+
+@leaky_relu.defvjp
+def _(g, y, input, *, negative_slope):
+    # x > 0 is False at 0 and at NaN: torch gives the slope at both.
+    return g * _pick(input > 0, 1.0, negative_slope, input.dtype)
+
+
+leaky_relu.defkinks(near_points(lambda negative_slope: (0.0,)))
+
+
+@activation(
+    summary="Randomized leaky ReLU in evaluation mode: a leaky ReLU whose slope is the "
+    "midpoint of [lower, upper] (use it to evaluate a net trained with RReLU).",
+    formula="rrelu(x) = x if x >= 0 else r·x, r = (lower + upper) / 2 (training=False)",
+    params=(
+        Param("lower", "float", 1 / 8, "Lower bound of the slope's range.", **_FINITE),
+        Param("upper", "float", 1 / 3, "Upper bound of the slope's range (>= lower).", **_FINITE),
+        Param(
+            "training",
+            "bool",
+            False,
+            "Must be False: training mode samples a random "
+            "slope per element, which this deterministic service does not do.",
+        ),
+    ),
+    output_range="(-inf, inf)",
+    kinks=("x = 0: gradient (lower + upper) / 2 (torch: 0.229167 with the defaults)",),
+    notes=(
+        "Only training=False is implemented (torch's functional default); it is "
+        "leaky_relu with negative_slope = (lower + upper) / 2.",
+        "The gradient at a NaN input is the slope, as leaky_relu's.",
+    ),
+    elementwise=True,
+)
+def rrelu(input, *, lower, upper, training):
+    return _negative_slope(input, (lower + upper) / 2)
+
+
+@rrelu.defvjp
+def _(g, y, input, *, lower, upper, training):
+    return g * _pick(input > 0, 1.0, (lower + upper) / 2, input.dtype)
+
+
+@rrelu.defcheck
+def _(params, inputs):
+    if params["training"]:
+        raise InvalidArgumentError(
+            "parameters.training: expected false; training=True samples a random slope per "
+            "element, and only the deterministic evaluation mode (slope (lower+upper)/2) is "
+            "supported",
+            field="parameters.training",
+        )
+    if params["lower"] > params["upper"]:
+        raise InvalidArgumentError(
+            f"parameters.lower: expected lower <= upper, got lower={params['lower']!r} "
+            f"> upper={params['upper']!r}",
+            field="parameters.lower",
+        )
+
+
+rrelu.defkinks(near_points(lambda lower, upper, training: (0.0,)))
+
+
+def _prelu_slopes(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """The weight shaped to broadcast against x: one slope for all, or one per channel
+    along dim 1 (the shapes were validated by the check)."""
+    if weight.size == 1:
+        return weight.reshape(())
+    shape = [1] * x.ndim
+    shape[1] = weight.size
+    return weight.reshape(shape)
+
+
+@activation(
+    summary="Leaky ReLU whose negative slope is learned: one slope shared by all inputs, "
+    "or one per channel (dim 1).",
+    formula="prelu(x, a) = max(0, x) + a·min(0, x)",
+    inputs=(
+        Input("input", doc="Any shape; dim 1 is the channel dim when weight has C slopes."),
+        Input(
+            "weight",
+            doc="The slopes a: 1 element, or C = input.shape[1] elements "
+            "(a scalar or a 1-d tensor).",
+        ),
+    ),
+    output_range="(-inf, inf)",
+    kinks=("x = 0: ∂/∂x = a and the ∂/∂a contribution is 0 (torch)",),
+    notes=(
+        "∂/∂a sums g·min(0, x) over every position that shares the slope.",
+        "torch's nn.PReLU initialises the slope to 0.25.",
+        "A 0-d or 1-d input has no channel dim: weight must then have 1 element.",
+        "With a = 0 the value at x = -inf is 0 (torch computes 0·(-inf) = NaN).",
+    ),
+    elementwise=True,
+)
+def prelu(input, weight):
+    return _negative_slope(input, _prelu_slopes(input, weight))
+
+
+@prelu.defvjp
+def _(g, y, input, weight):
+    a = _prelu_slopes(input, weight)
+    positive = input > 0  # False at 0 and NaN: torch passes a·g there
+    if np.all(np.isfinite(a)):
+        dx = g * _pick(positive, 1.0, a, input.dtype)
+    else:
+        dx = _times0(g, np.where(positive, 1, a))
+    contrib = _times0(g, np.minimum(input, 0))  # g·min(0, x): exactly 0 at x >= 0
+    axes = tuple(k for k in range(input.ndim) if a.ndim == 0 or k != 1)
+    da = contrib.sum(axis=axes, dtype=contrib.dtype) if axes else contrib
+    return dx, np.reshape(da, weight.shape)
+
+
+@prelu.defcheck
+def _(params, inputs):
+    x, weight = inputs
+    if weight.ndim > 1:
+        raise InvalidArgumentError(
+            f"inputs[1] (weight): expected a scalar or a 1-d tensor of slopes, got shape "
+            f"{list(weight.shape)}",
+            field="inputs[1]",
+        )
+    if weight.size == 1:
+        return
+    if x.ndim < 2:
+        raise InvalidArgumentError(
+            f"inputs[1] (weight): expected 1 slope (a {x.ndim}-d input has no channel dim), "
+            f"got {weight.size}",
+            field="inputs[1]",
+        )
+    if weight.size != x.shape[1]:
+        raise InvalidArgumentError(
+            f"inputs[1] (weight): expected 1 slope or C = input.shape[1] = {x.shape[1]} "
+            f"slopes, got {weight.size}",
+            field="inputs[1]",
+        )
+
+
+@prelu.defkinks
+def _(eps, input, weight):
+    return (np.abs(input) <= eps, np.zeros(np.shape(weight), dtype=bool))
+
+
+# ---------------------------------------------------------------------------
+# Exponential units
+# ---------------------------------------------------------------------------
+
+
+def _elu_gradient(x: np.ndarray, below: float, above: float) -> np.ndarray:
+    """below·e^x for x <= 0, ``above`` for x > 0 and at NaN (torch's), without np.where."""
+    d = np.exp(np.fmin(x, 0))  # fmin drops NaN: e^0 = 1 there; exp never sees x > 0
+    if below != 1 or above != 1:
+        d *= _pick(x <= 0, below, above, x.dtype)
+    return d
+
+
+@activation(
+    summary="Exponential linear unit: identity for positives, a smooth exponential "
+    "saturating at -alpha for negatives, which pushes mean activations towards 0.",
+    formula="elu(x) = x if x > 0 else alpha·(e^x - 1)",
+    params=(Param("alpha", "float", 1.0, "The negative saturation value -alpha.", **_FINITE),),
+    output_range="(-alpha, inf) for alpha >= 0",
+    kinks=("x = 0: gradient alpha, the left derivative (torch; a kink only when alpha != 1)",),
+    notes=(
+        "The gradient at a NaN input is 1, as torch's (catalog-reference §4).",
+        "Computed with expm1, exact for tiny negative x.",
+    ),
+    elementwise=True,
+)
+def elu(input, *, alpha):
+    neg = np.expm1(np.minimum(input, 0))  # expm1 only sees x <= 0: no overflow
+    neg *= alpha
+    neg += np.maximum(input, 0)  # exactly one of the two addends is nonzero
+    return neg
+
+
+@elu.defvjp
+def _(g, y, input, *, alpha):
+    # α·e^x rather than y + α: the same value without cancellation in the tail.
+    d = _elu_gradient(input, alpha, 1.0)
+    d *= g
+    return d
+
+
+elu.defkinks(near_points(lambda alpha: (0.0,) if alpha != 1 else ()))
+
+
+@activation(
+    summary="Scaled ELU with the fixed constants that make deep fully connected nets "
+    "self-normalising (use with lecun-normal initialisation and alpha dropout).",
+    formula="selu(x) = λ·(x if x > 0 else α·(e^x - 1)), λ ≈ 1.0507, α ≈ 1.6733",
+    output_range="(-λα ≈ -1.7581, inf)",
+    kinks=("x = 0: gradient λα ≈ 1.7581, the left derivative (torch)",),
+    notes=(
+        f"λ = {SELU_SCALE!r}, α = {SELU_ALPHA!r} (torch's constants).",
+        "The gradient at a NaN input is λ, as torch's (catalog-reference §4).",
+    ),
+    elementwise=True,
+)
+def selu(input):
+    neg = np.expm1(np.minimum(input, 0))
+    neg *= SELU_SCALE * SELU_ALPHA
+    neg += SELU_SCALE * np.maximum(input, 0)
+    return neg
+
+
+@selu.defvjp
+def _(g, y, input):
+    d = _elu_gradient(input, SELU_SCALE * SELU_ALPHA, SELU_SCALE)
+    d *= g
+    return d
+
+
+selu.defkinks(near_points(lambda: (0.0,)))
+
+
+def _celu_exponent(x: np.ndarray, alpha: float) -> np.ndarray:
+    """min(x, 0)/alpha, clipped at -1000 (where e^t is 0 anyway) so that the division
+    never overflows; NaN maps to 0 (the gradient there is 1, torch's)."""
+    lo = max(-1000.0 * alpha, -float(np.finfo(x.dtype).max))
+    t = np.fmax(np.fmin(x, 0), lo)
+    t /= alpha
+    return t
+
+
+@activation(
+    summary="Continuously differentiable ELU: like elu, but the negative branch is "
+    "rescaled so the slope is 1 at 0 for every alpha.",
+    formula="celu(x) = max(0, x) + min(0, alpha·(e^(x/alpha) - 1))",
+    params=(
+        Param(
+            "alpha",
+            "float",
+            1.0,
+            "The negative saturation value -alpha (> 0).",
+            minimum=_F32_TINY,
+            maximum=_F32_MAX,
+        ),
+    ),
+    output_range="(-alpha, inf)",
+    notes=(
+        "C¹ at x = 0: gradient 1 for every alpha (torch), so no kink.",
+        "alpha = 0 divides by zero and is refused; torch also accepts alpha < 0, where the "
+        "negative branch grows like -e^(|x|/|alpha|): nnfunc refuses it.",
+        "The gradient at a NaN input is 1.",
+    ),
+    elementwise=True,
+)
+def celu(input, *, alpha):
+    neg = np.expm1(_celu_exponent(input, alpha))
+    neg *= alpha
+    # Where the input is NaN the exponent was mapped to 0: put NaN back via max(x, 0).
+    neg += np.maximum(input, 0)
+    return neg
+
+
+@celu.defvjp
+def _(g, y, input, *, alpha):
+    d = np.exp(_celu_exponent(input, alpha))  # e^(x/α) for x <= 0, 1 above and at NaN
+    d *= g
+    return d
+
+
+# ---------------------------------------------------------------------------
+# Smooth gated units
+# ---------------------------------------------------------------------------
+
+
+def _gelu_tanh_inner(xc: np.ndarray) -> np.ndarray:
+    return np.tanh(_GELU_K * xc * (1 + _GELU_C * xc * xc))
+
+
+@activation(
+    summary="Gaussian error linear unit: x weighted by the probability that a standard "
+    "normal is below it; the transformer (BERT, GPT) activation.",
+    formula="gelu(x) = x·Φ(x) = ½x(1 + erf(x/√2)); approximate='tanh': "
+    "½x(1 + tanh(√(2/π)(x + 0.044715x³)))",
+    params=(
+        Param(
+            "approximate",
+            "str",
+            "none",
+            "'none': the exact erf form (torch's default); "
+            "'tanh': the tanh approximation (jax's default).",
+            choices=("none", "tanh"),
+        ),
+    ),
+    output_range="[≈-0.16997 (x ≈ -0.7518), inf); tanh form [≈-0.17004, inf)",
+    notes=(
+        "gelu'(0) = 0.5 for both forms; they differ by up to 4.7e-4 (near x = -2.70).",
+        "gelu(+inf) = inf (torch's float32 kernel returns NaN there; float64 inf).",
+        "The gradient at a NaN input is NaN, as torch's.",
+    ),
+    elementwise=True,
+)
+def gelu(input, *, approximate):
+    if approximate == "tanh":
+        # tanh(...) is exactly ±1 beyond |x| = 10 in float32 and float64, so clipping
+        # changes nothing there and keeps x³ finite; max(x, -10) keeps -inf·0 out.
+        t = _gelu_tanh_inner(np.clip(input, -10.0, 10.0))
+        t += 1
+        t *= np.maximum(input, -10.0)
+        t *= 0.5
+        return t
+    y = special.ndtr(input)  # Φ(x), accurate in both tails
+    y *= np.maximum(input, -100.0)  # Φ is exactly 0 below -40: the clip only keeps -inf·0 out
+    return y
+
+
+@gelu.defvjp
+def _(g, y, input, *, approximate):
+    if approximate == "tanh":
+        xc = np.clip(input, -10.0, 10.0)  # the derivative is exactly 0 / 1 beyond ±10
+        x2 = xc * xc
+        t = _gelu_tanh_inner(xc)
+        # ½(1 + t) + ½x(1 - t²)·k(1 + 3c·x²)
+        d = 1 - t * t
+        d *= xc
+        d *= (0.5 * _GELU_K) * (1 + (3 * _GELU_C) * x2)
+        t += 1
+        t *= 0.5
+        d += t
+        d *= g
+        return d
+    # Φ(x) + x·φ(x); φ is exactly 0 beyond ±40, so clipping keeps x² and x·φ finite.
+    xc = np.clip(input, -100.0, 100.0)
+    d = np.exp(-0.5 * xc * xc)
+    d *= xc
+    d *= 1 / _SQRT_2PI
+    d += special.ndtr(input)
+    d *= g
+    return d
+
+
+@activation(
+    summary="Sigmoid-weighted linear unit (swish with β = 1): x·σ(x), a smooth ReLU with "
+    "a small negative dip; used in EfficientNet and many LLM MLPs.",
+    formula="silu(x) = x·σ(x) = x / (1 + e^(-x))",
+    output_range="[≈-0.27846 (x ≈ -1.2785), inf)",
+    aliases=("swish",),
+    notes=("The gradient at a NaN input is NaN, as torch's.",),
+    elementwise=True,
+)
+def silu(input):
+    y = _ops.sigmoid(input)
+    y *= np.maximum(input, -800.0)  # σ is exactly 0 below -746: the clip only keeps -inf·0 out
+    return y
+
+
+@silu.defvjp
+def _(g, y, input):
+    # silu' = σ(1 + x(1 - σ)) = σ + y(1 - σ). 1 - σ is exactly 0 wherever y > 40, so
+    # clipping y keeps inf·0 out at x = +inf without changing any value.
+    s = _ops.sigmoid(input)
+    d = 1 - s
+    d *= np.minimum(y, 1000.0)
+    d += s
+    d *= g
+    return d
+
+
+@activation(
+    summary="Self-regularised smooth activation x·tanh(softplus(x)); a smooth ReLU "
+    "alternative used in YOLOv4.",
+    formula="mish(x) = x·tanh(softplus(x)) = x·tanh(ln(1 + e^x))",
+    output_range="[≈-0.30884 (x ≈ -1.1924), inf)",
+    notes=("mish'(0) = 0.6. The gradient at a NaN input is NaN, as torch's.",),
+    elementwise=True,
+)
+def mish(input):
+    y = np.tanh(_ops.softplus(input))  # stable softplus: the exponent is never positive
+    y *= np.maximum(input, -1000.0)  # tanh(softplus(x)) is exactly 0 below -800
+    return y
+
+
+@mish.defvjp
+def _(g, y, input):
+    # mish' = t + x·(1 - t²)·σ(x), t = tanh(softplus(x)). 1 - t² is exactly 0 above
+    # x ≈ 20 and σ exactly 0 below -800, so clipping x keeps ±inf·0 out.
+    t = np.tanh(_ops.softplus(input))
+    d = 1 - t * t
+    d *= np.clip(input, -1000.0, 1000.0)
+    d *= _ops.sigmoid(input)
+    d += t
+    d *= g
+    return d
+
+
+@activation(
+    summary="Smooth approximation of relu, log(1 + e^(βx))/β; reverts to x once βx "
+    "exceeds threshold, as torch does.",
+    formula="softplus(x) = (1/beta)·log(1 + e^(beta·x)), or x when beta·x > threshold",
+    params=(
+        Param(
+            "beta",
+            "float",
+            1.0,
+            "Sharpness β (nonzero; negative values are accepted, as in torch).",
+            **_FINITE,
+        ),
+        Param(
+            "threshold",
+            "float",
+            20.0,
+            "Above beta·x > threshold the output is x itself (inf disables the switch).",
+        ),
+    ),
+    output_range="(0, inf) for beta > 0; (-inf, 0) for beta < 0",
+    kinks=(
+        "x = threshold/beta: a tiny discontinuity (value and gradient jump by about "
+        "e^(-threshold)); at beta·x == threshold torch still uses the log branch "
+        "(gradient σ(threshold) = 0.9999999979 with the defaults), just above it x and 1",
+    ),
+    notes=(
+        "The log branch is max(z, 0) + log1p(e^(-|z|)), z = beta·x: the exponent is never "
+        "positive.",
+        "The gradient at a NaN input is NaN, as torch's.",
+    ),
+    elementwise=True,
+)
+def softplus(input, *, beta, threshold):
+    z = input if beta == 1 else input * beta
+    y = _ops.softplus(z)
+    if beta != 1:
+        y /= beta
+    return np.where(z > threshold, input, y)  # mostly one-sided: np.where is fast here
+
+
+@softplus.defvjp
+def _(g, y, input, *, beta, threshold):
+    z = input if beta == 1 else input * beta
+    d = _ops.sigmoid(z)  # d/dx log(1 + e^(βx))/β = σ(βx)
+    d *= g
+    return np.where(z > threshold, g, d)
+
+
+@softplus.defcheck
+def _(params, inputs):
+    if params["beta"] == 0:
+        raise InvalidArgumentError(
+            "parameters.beta: expected a nonzero number (softplus divides by beta), got 0.0",
+            field="parameters.beta",
+        )
+
+
+@softplus.defkinks
+def _(eps, input, *, beta, threshold):
+    point = threshold / beta
+    if not math.isfinite(point):
+        return (np.zeros(np.shape(input), dtype=bool),)
+    return (np.abs(input - point) <= eps,)

@@ -85,8 +85,7 @@ def prepare(
     if len(inputs) != len(spec.inputs):
         wanted = ", ".join(i.name for i in spec.inputs)
         raise InvalidArgumentError(
-            f"inputs: {spec.name} takes {len(spec.inputs)} input(s) ({wanted}), "
-            f"got {len(inputs)}",
+            f"inputs: {spec.name} takes {len(spec.inputs)} input(s) ({wanted}), got {len(inputs)}",
             field="inputs",
         )
     arrays = []
@@ -107,13 +106,19 @@ def prepare(
             arr = arr.astype(np.int64, copy=False)
         arrays.append(arr)
     compute, result = _compute_dtype(spec, arrays)
-    cast = tuple(
-        a.astype(compute, copy=False) if a.dtype.kind == "f" else a for a in arrays
-    )
+    cast = tuple(a.astype(compute, copy=False) if a.dtype.kind == "f" else a for a in arrays)
     bound = bind_params(spec, params)
+    largest = float(np.finfo(compute).max)
     for p in spec.params:
-        if p.kind == "tensor" and bound[p.name] is not None:
-            bound[p.name] = bound[p.name].astype(compute, copy=False)
+        value = bound[p.name]
+        if p.kind == "tensor" and value is not None:
+            bound[p.name] = value.astype(compute, copy=False)
+        elif p.kind == "float" and value is not None and largest < abs(value) < np.inf:
+            raise InvalidArgumentError(
+                f"parameters.{p.name}: {value!r} does not fit the inputs' dtype {compute} "
+                f"(largest {largest:g})",
+                field=f"parameters.{p.name}",
+            )
     if spec.check is not None:
         spec.check(bound, cast)
     return cast, bound, result
@@ -151,8 +156,7 @@ def value_and_grad(
             )
         if g.shape != y.shape:
             raise InvalidArgumentError(
-                f"grad_output: expected shape {list(y.shape)} (the output's), "
-                f"got {list(g.shape)}",
+                f"grad_output: expected shape {list(y.shape)} (the output's), got {list(g.shape)}",
                 field="grad_output",
             )
         g = g.astype(y.dtype, copy=False)
