@@ -257,22 +257,6 @@ class Requests:
 request = Requests()
 
 
-_TINY = 5e-324
-
-
-def _tolerance(name: str, value: float | None, *, positive: bool) -> float:
-    """A checker option for the wire, where 0 means the server's default."""
-    if value is None:
-        return 0.0
-    value = float(value)
-    if not (value > 0 if positive else value >= 0) or value == float("inf"):
-        expected = "a finite number > 0" if positive else "a finite number >= 0"
-        raise InvalidArgumentError(f"{name}: expected {expected}, got {value!r}", field=name)
-    # the wire reads 0 as "the server's default": an exact zero tolerance travels as the
-    # smallest positive double, which admits the same differences (none but 0)
-    return value or _TINY
-
-
 def check_gradient(
     function: str,
     inputs: Sequence[Any],
@@ -299,9 +283,10 @@ def check_gradient(
             f"mode: expected 'auto', 'full' or 'fast', got {mode!r}", field="mode"
         )
     message.mode = _MODES[mode]
-    message.eps = _tolerance("eps", eps, positive=True)
-    message.atol = _tolerance("atol", atol, positive=False)
-    message.rtol = _tolerance("rtol", rtol, positive=False)
+    # Unset options take the server's defaults; set ones are validated there.
+    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        if value is not None:
+            setattr(message, name, value)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise InvalidArgumentError(f"seed: expected an int, got {seed!r}", field="seed")
     message.seed = int(seed)

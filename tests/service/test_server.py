@@ -223,7 +223,7 @@ def test_check_gradient_of_sigmoid(stub):
     assert resp.passed and not resp.checked_supplied
     assert [c.input for c in resp.inputs] == ["input"]
     assert resp.inputs[0].passed and resp.inputs[0].checked_elements >= 1
-    assert (resp.eps, resp.atol, resp.rtol) == (1e-6, 1e-5, 1e-3)  # the defaults for 0
+    assert (resp.eps, resp.atol, resp.rtol) == (1e-6, 1e-5, 1e-3)  # the defaults when unset
 
 
 def test_check_gradient_catches_a_wrong_supplied_gradient(stub):
@@ -236,19 +236,23 @@ def test_check_gradient_catches_a_wrong_supplied_gradient(stub):
     assert resp.mode == pb.CHECK_MODE_FULL
 
 
-def test_check_gradient_parameter_named_like_a_checker_option(stub):
-    """A function parameter named like a checker option (gaussian_nll_loss's eps) is
-    refused with INVALID_ARGUMENT naming it, never an INTERNAL error."""
-    spec = next(
-        (s for s in catalog.REGISTRY.values() if any(p.name == "eps" for p in s.params)), None
-    )
-    if spec is None:
-        pytest.skip("no function with an 'eps' parameter is registered yet")
-    req = pb.CheckGradientRequest(function=spec.name, inputs=[tensor([1.0]) for _ in spec.inputs])
-    req.parameters["eps"].double_value = 1e-6
-    err = call_error(stub.CheckGradient, req)
-    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert violation(err) == "parameters.eps"
+def test_check_gradient_passes_a_function_parameter_named_like_a_checker_option(stub):
+    """gaussian_nll_loss has its own eps (the variance floor); the checker's step is
+    another field, so both travel and neither shadows the other."""
+    x, y, var = np.array([0.5, -1.0]), np.array([0.0, 0.5]), np.array([0.7, 1.3])
+    req = request(pb.CheckGradientRequest, "gaussian_nll_loss", x, y, var)
+    req.parameters["eps"].double_value = 1e-3
+    req.eps = 1e-7
+    resp = stub.CheckGradient(req)
+    assert resp.passed and resp.eps == 1e-7
+    assert [c.input for c in resp.inputs] == ["input", "var"]
+
+
+def test_check_gradient_honours_zero_tolerances(stub):
+    req = request(pb.CheckGradientRequest, "sigmoid", np.array([0.3]))
+    req.atol, req.rtol = 0.0, 0.0
+    resp = stub.CheckGradient(req)
+    assert (resp.atol, resp.rtol) == (0.0, 0.0)
 
 
 def test_check_response_translation():

@@ -701,11 +701,11 @@ class CheckGradientRequest(_message.Message):
     function: _builtins.str
     """A canonical name or an alias."""
     eps: _builtins.float
-    """Finite-difference step; 1e-6 when 0."""
+    """Finite-difference step, in (0, 1]; 1e-6 when unset."""
     atol: _builtins.float
-    """Absolute tolerance; 1e-5 when 0."""
+    """Absolute tolerance, >= 0; 1e-5 (torch's gradcheck default) when unset."""
     rtol: _builtins.float
-    """Relative tolerance (relative to the numerical value); 1e-3 when 0."""
+    """Relative tolerance (relative to the numerical value), >= 0; 1e-3 when unset."""
     mode: Global___CheckMode.ValueType
     """Full Jacobian or random directions."""
     seed: _builtins.int
@@ -736,17 +736,28 @@ class CheckGradientRequest(_message.Message):
         parameters: _abc.Mapping[_builtins.str, Global___ParameterValue] | None = ...,
         grad_output: _tensor_pb2.Tensor | None = ...,
         gradients: _abc.Iterable[_tensor_pb2.Tensor] | None = ...,
-        eps: _builtins.float = ...,
-        atol: _builtins.float = ...,
-        rtol: _builtins.float = ...,
+        eps: _builtins.float | None = ...,
+        atol: _builtins.float | None = ...,
+        rtol: _builtins.float | None = ...,
         mode: Global___CheckMode.ValueType = ...,
         seed: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["grad_output", b"grad_output"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_atol", b"_atol", "_eps", b"_eps", "_rtol", b"_rtol", "atol", b"atol", "eps", b"eps", "grad_output", b"grad_output", "rtol", b"rtol"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["atol", b"atol", "eps", b"eps", "function", b"function", "grad_output", b"grad_output", "gradients", b"gradients", "inputs", b"inputs", "mode", b"mode", "parameters", b"parameters", "rtol", b"rtol", "seed", b"seed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_atol", b"_atol", "_eps", b"_eps", "_rtol", b"_rtol", "atol", b"atol", "eps", b"eps", "function", b"function", "grad_output", b"grad_output", "gradients", b"gradients", "inputs", b"inputs", "mode", b"mode", "parameters", b"parameters", "rtol", b"rtol", "seed", b"seed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__atol: _TypeAlias = _typing.Literal["atol"]  # noqa: Y015
+    _WhichOneofArgType__atol: _TypeAlias = _typing.Literal["_atol", b"_atol"]  # noqa: Y015
+    _WhichOneofReturnType__eps: _TypeAlias = _typing.Literal["eps"]  # noqa: Y015
+    _WhichOneofArgType__eps: _TypeAlias = _typing.Literal["_eps", b"_eps"]  # noqa: Y015
+    _WhichOneofReturnType__rtol: _TypeAlias = _typing.Literal["rtol"]  # noqa: Y015
+    _WhichOneofArgType__rtol: _TypeAlias = _typing.Literal["_rtol", b"_rtol"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__atol) -> _WhichOneofReturnType__atol | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__eps) -> _WhichOneofReturnType__eps | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__rtol) -> _WhichOneofReturnType__rtol | None: ...
 
 Global___CheckGradientRequest: _TypeAlias = CheckGradientRequest  # noqa: Y015
 

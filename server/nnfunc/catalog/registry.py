@@ -10,6 +10,7 @@ the input it belongs to. Index inputs (class indices) must hold integers.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -125,8 +126,19 @@ def prepare(
 
 
 def _as_result(y: Any, dtype: np.dtype) -> np.ndarray:
+    """``y`` in the result dtype; narrowing to float16 rounds overflow to ±inf, as a
+    cast should, without NumPy's warning."""
     y = np.asarray(y)
-    return y.astype(dtype, copy=False) if y.dtype != dtype and y.dtype.kind == "f" else y
+    if y.dtype == dtype or y.dtype.kind != "f":
+        return y
+    if dtype.itemsize < y.dtype.itemsize:
+        # The smallest magnitude that rounds to inf: max + half an ulp at the top.
+        finfo = np.finfo(dtype)
+        limit = float(finfo.max) + math.ldexp(1.0, finfo.maxexp - 2 - finfo.nmant)
+        big = np.abs(y) >= limit
+        if big.any():
+            y = np.where(big, np.copysign(np.inf, y), y)
+    return y.astype(dtype)
 
 
 def evaluate(name: str | FunctionSpec, *inputs: Any, **params: Any) -> np.ndarray:

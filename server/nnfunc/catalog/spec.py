@@ -139,11 +139,8 @@ class Param:
                 field=where,
             )
         if self.kind == "int":
-            if isinstance(value, float | np.floating):
-                if not float(value).is_integer():
-                    raise InvalidArgumentError(
-                        f"{where}: expected an int, got {value!r}", field=where
-                    )
+            if isinstance(value, float | np.floating) and not float(value).is_integer():
+                raise InvalidArgumentError(f"{where}: expected an int, got {value!r}", field=where)
             value = int(value)
         else:
             value = float(value)
@@ -177,7 +174,8 @@ class FunctionSpec:
     """One catalog entry: forward, VJP and metadata in one place.
 
     ``kinks`` describes where the function is not differentiable and what gradient
-    torch returns there; ``kink_mask(eps, *inputs, **params)`` returns, for each
+    torch returns there; ``kink_mask(step, *inputs, **params)`` (step and inputs
+    positional-only, since a function may have its own ``eps``) returns, for each
     differentiable input, a boolean array marking elements within ``eps`` of a kink
     (the gradient checker reports those apart). ``check`` validates parameters
     against each other and the inputs (hardtanh's min_val <= max_val), raising
@@ -294,12 +292,12 @@ def near_points(points: Callable[..., Sequence[float]]) -> KinkMask:
     difference of step eps around it would straddle one.
     """
 
-    def mask(eps: float, x: np.ndarray, *rest: np.ndarray, **params: Any) -> tuple[np.ndarray]:
+    def mask(step: float, x: np.ndarray, /, *rest: np.ndarray, **params: Any) -> tuple[np.ndarray]:
         x64 = np.asarray(x, dtype=np.float64)  # float32 - a huge point would overflow
         near = np.zeros(x64.shape, dtype=bool)
         for p in points(**params):
             if math.isfinite(p):  # inf - inf is no distance
-                near |= np.abs(x64 - p) <= eps
+                near |= np.abs(x64 - p) <= step
         return (near,)
 
     return mask

@@ -31,10 +31,6 @@ from nnfunc.v1 import function_service_pb2_grpc as pb_grpc
 
 log = logging.getLogger("nnfunc.server.calls")
 
-#: Keywords of catalog.check_gradient itself.
-_CHECKER_OPTIONS = frozenset({"grad_output", "grads", "eps", "atol", "rtol", "mode", "seed"})
-
-
 def _function_name(request: Any) -> str:
     if not request.function:
         raise InvalidArgumentError(
@@ -136,22 +132,9 @@ class Service:
                 f"mode: expected CHECK_MODE_UNSPECIFIED, _FULL or _FAST, got {request.mode}",
                 field="mode",
             )
-        for name in ("eps", "atol", "rtol"):
-            value = getattr(request, name)
-            if not value >= 0:  # negative or NaN; 0 means the default
-                raise InvalidArgumentError(
-                    f"{name}: expected a value >= 0 (0 for the default), got {value!r}",
-                    field=name,
-                )
-        eps, atol, rtol = request.eps or 1e-6, request.atol or 1e-5, request.rtol or 1e-3
-        clash = sorted(set(params) & _CHECKER_OPTIONS)
-        if clash:  # the checker's keywords share one namespace with the function's
-            raise InvalidArgumentError(
-                f"parameters.{clash[0]}: CheckGradient cannot pass a function parameter named "
-                f"{clash[0]!r} yet (it collides with the checker's own option); omit it to "
-                "check at its default",
-                field=f"parameters.{clash[0]}",
-            )
+        # Unset options take the checker's defaults (torch's gradcheck ones); set ones,
+        # zero included, are validated by the checker and named in its errors.
+        options = {n: getattr(request, n) for n in ("eps", "atol", "rtol") if request.HasField(n)}
         report = catalog.check_gradient(
             spec.name,
             *inputs,
@@ -159,10 +142,8 @@ class Service:
             grads=supplied or None,
             mode=MODES[request.mode],
             seed=request.seed,
-            eps=eps,
-            atol=atol,
-            rtol=rtol,
-            **params,
+            parameters=params,
+            **options,
         )
         return check_response(report)
 
