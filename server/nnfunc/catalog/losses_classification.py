@@ -1,1 +1,1148 @@
-"""Placeholder: filled by its own change."""
+"""Classification, margin and embedding losses (torch.nn.functional): forward and VJP.
+
+Reductions follow torch (catalog-reference §2.0): 'mean' divides by the number of
+per-sample losses, except cross_entropy/nll_loss with class indices, which divide by
+Σ w[y_n] over the targets that are not ignored.
+
+No input makes NumPy warn. Each function first asks ``_tame``: are the inputs finite and
+small enough that no product or sum can overflow? If so it runs plain NumPy (the fast
+path); otherwise it runs the same formulas with ``_Quiet``, an IEEE arithmetic (overflow
+gives ±inf, 0·inf and inf − inf give NaN, as torch's kernels do) that never raises a
+floating-point flag.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from nnfunc.catalog import _ops
+from nnfunc.catalog.spec import REDUCTION, Input, Param, loss
+from nnfunc.errors import InvalidArgumentError
+
+# ---------------------------------------------------------------------------
+# Quiet IEEE arithmetic for inputs that are not tame
+# ---------------------------------------------------------------------------
+
+
+def _limit(dtype: np.dtype) -> float:
+    """Magnitudes up to this can be multiplied four at a time and summed without overflow."""
+    return float(np.finfo(dtype).max) ** 0.25 / 64
+
+
+def _tame(dtype: np.dtype, *arrays: Any) -> bool:
+    """True when every value is finite and at most ``_limit`` in magnitude."""
+    lim = _limit(dtype)
+    for a in arrays:
+        if a is None:
+            continue
+        a = np.asarray(a)
+        if a.size == 0:
+            continue
+        hi, lo = float(a.max()), float(a.min())  # NaN propagates through max and min
+        if not (math.isfinite(hi) and math.isfinite(lo) and max(hi, -lo) <= lim):
+            return False
+    return True
+
+
+def _scalar(value: float, dtype: np.dtype) -> np.ndarray:
+    """A Python number as a 0-d array of ``dtype``; out-of-range values become ±inf quietly."""
+    value = float(value)
+    if math.isfinite(value) and abs(value) > float(np.finfo(dtype).max):
+        value = math.copysign(math.inf, value)
+    return np.asarray(value, dtype=dtype)
+
+
+def _ratio(num: np.ndarray, den: float, dtype: np.dtype) -> np.ndarray:
+    """num / den for a 0-d num, in Python floats (which never warn): x/0 is ±inf, 0/0 NaN."""
+    a = float(num)
+    if den == 0:
+        value = math.nan if (a == 0 or math.isnan(a)) else math.copysign(math.inf, a)
+    else:
+        value = a / den
+    return _scalar(value, dtype)
+
+
+class _Fast:
+    """Plain NumPy, for tame inputs."""
+
+    add = staticmethod(np.add)
+    mul = staticmethod(np.multiply)
+
+    @staticmethod
+    def sum(a: np.ndarray, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
+        return np.sum(a, axis=axis, keepdims=keepdims, dtype=a.dtype)
+
+
+class _Quiet:
+    """IEEE results computed only where they cannot raise a flag; the rest filled by rule."""
+
+    @staticmethod
+    def _pair(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
+        dt = np.result_type(a, b)
+        a = a if isinstance(a, np.ndarray) else _scalar(a, dt)
+        b = b if isinstance(b, np.ndarray) else _scalar(b, dt)
+        return np.broadcast_arrays(a.astype(dt, copy=False), b.astype(dt, copy=False))
+
+    @staticmethod
+    def add(a: Any, b: Any) -> np.ndarray:
+        a, b = _Quiet._pair(a, b)
+        fin = np.isfinite(a) & np.isfinite(b)
+        half = np.zeros(a.shape, a.dtype)
+        np.add(a * 0.5, b * 0.5, out=half, where=fin)  # halves cannot overflow
+        over = np.abs(half) > np.finfo(a.dtype).max * 0.5
+        clash = np.isinf(a) & np.isinf(b) & (a != b)  # inf + (-inf)
+        out = np.full(a.shape, np.nan, a.dtype)
+        np.add(a, b, out=out, where=~(over | clash))
+        np.copyto(out, np.copysign(np.inf, half), where=over)
+        return out
+
+    @staticmethod
+    def mul(a: Any, b: Any) -> np.ndarray:
+        a, b = _Quiet._pair(a, b)
+        fin = np.isfinite(a) & np.isfinite(b)
+        ma, ea = np.frexp(a)
+        mb, eb = np.frexp(b)
+        mm = np.zeros(a.shape, a.dtype)
+        np.multiply(ma, mb, out=mm, where=fin)  # mantissas in [0.5, 1): no overflow
+        over = fin & (np.frexp(mm)[1] + ea + eb > np.finfo(a.dtype).maxexp)
+        invalid = (np.isinf(a) & (b == 0)) | (np.isinf(b) & (a == 0))  # 0·inf
+        out = np.full(a.shape, np.nan, a.dtype)
+        np.multiply(a, b, out=out, where=~(over | invalid))
+        np.copyto(out, np.copysign(np.inf, mm), where=over)
+        return out
+
+    @staticmethod
+    def sum(t: np.ndarray, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
+        t = np.asarray(t)
+        if t.size == 0:
+            return np.sum(t, axis=axis, keepdims=keepdims, dtype=t.dtype)
+        n = t.size if axis is None else t.shape[axis]
+        maxexp = np.finfo(t.dtype).maxexp
+        finite = np.isfinite(t)
+        tf = np.where(finite, t, 0)
+        # Scale each slice by a power of two so that its partial sums cannot overflow.
+        top = np.frexp(tf)[1].max(axis=axis, keepdims=True).astype(np.int64)
+        shift = np.maximum(top + n.bit_length() + 1 - maxexp, 0)
+        s = np.sum(np.ldexp(tf, -shift), axis=axis, keepdims=True, dtype=t.dtype)
+        ms, es = np.frexp(s)
+        total = es + shift
+        over = total > maxexp
+        out = np.array(np.ldexp(ms, np.where(over, 0, total)))
+        np.copyto(out, np.copysign(np.inf, ms), where=over)
+        pos = (t == np.inf).any(axis=axis, keepdims=True)
+        neg = (t == -np.inf).any(axis=axis, keepdims=True)
+        out[pos] = np.inf
+        out[neg] = -np.inf
+        out[np.isnan(t).any(axis=axis, keepdims=True) | (pos & neg)] = np.nan
+        return out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
+
+
+def _ops_for(dtype: np.dtype, *arrays: Any) -> type[_Fast] | type[_Quiet]:
+    return _Fast if _tame(dtype, *arrays) else _Quiet
+
+
+def _reduce(per_sample: np.ndarray, reduction: str, o: Any) -> np.ndarray:
+    """torch's reduction over the per-sample losses ('mean' of nothing is NaN)."""
+    if reduction == "none":
+        return per_sample
+    total = np.asarray(o.sum(per_sample))
+    if reduction == "sum":
+        return total
+    return _ratio(total, per_sample.size, per_sample.dtype)
+
+
+def _upstream(g: np.ndarray, shape: tuple[int, ...], reduction: str) -> np.ndarray:
+    """The upstream gradient of each per-sample loss (g / N for 'mean')."""
+    if reduction == "none":
+        return np.asarray(g)
+    n = int(np.prod(shape))
+    scale = g if reduction == "sum" or n == 0 else _ratio(g, n, g.dtype)
+    return np.broadcast_to(scale, shape)
+
+
+def _weight(weight: np.ndarray | None, n_classes: int, dtype: np.dtype) -> np.ndarray | None:
+    if weight is None:
+        return None
+    w = np.asarray(weight, dtype=dtype)
+    if w.shape != (n_classes,):
+        raise InvalidArgumentError(
+            f"parameters.weight: expected one weight per class, shape [{n_classes}], "
+            f"got {list(w.shape)}",
+            field="parameters.weight",
+        )
+    if not np.isfinite(w).all():
+        raise InvalidArgumentError(
+            "parameters.weight: expected finite class weights", field="parameters.weight"
+        )
+    return w
+
+
+def _check_indices(t: np.ndarray, low: int, high: int, k: int, allowed: str) -> None:
+    bad = (t < low) | (t >= high)
+    if bad.any():
+        raise InvalidArgumentError(
+            f"inputs[{k}] (target): expected class indices {allowed}, got {int(t[bad].flat[0])}",
+            field=f"inputs[{k}]",
+        )
+
+
+WEIGHT = Param(
+    "weight",
+    "tensor",
+    None,
+    "A rescaling weight per class (shape [C]); None weighs all 1.",
+    nullable=True,
+)
+IGNORE_INDEX = Param(
+    "ignore_index",
+    "int",
+    -100,
+    "A class-index target value that adds nothing to the loss, its gradient or the mean's divisor.",
+)
+
+
+# ---------------------------------------------------------------------------
+# cross_entropy and nll_loss
+# ---------------------------------------------------------------------------
+
+
+def _class_views(x: np.ndarray, t: np.ndarray, prob: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(N, C, d...) input and (N, d...) index or (N, C, d...) probability target."""
+    if x.ndim == 1:
+        return x[None], (t[None] if prob else t.reshape(1))
+    return x, t
+
+
+def _check_class_input(name: str, x: np.ndarray, t: np.ndarray, prob: bool) -> None:
+    if x.ndim == 0:
+        raise InvalidArgumentError(
+            f"inputs[0] (input): {name} expects (C), (N, C) or (N, C, d1, ...) scores, got a 0-d "
+            "tensor",
+            field="inputs[0]",
+        )
+    if prob:
+        return
+    want = () if x.ndim == 1 else (x.shape[0], *x.shape[2:])
+    if t.shape != want:
+        raise InvalidArgumentError(
+            f"inputs[1] (target): expected class indices of shape {list(want)} for input of "
+            f"shape {list(x.shape)}, got {list(t.shape)}",
+            field="inputs[1]",
+        )
+
+
+def _tame_row_max(x: np.ndarray, *others: Any) -> np.ndarray | None:
+    """x's max over the class axis (kept) when x and ``others`` are tame, else None.
+
+    The fast paths need the row max anyway, so the tame test costs one x.min() more.
+    """
+    if x.size == 0 or not _tame(x.dtype, *others):
+        return None
+    m = x.max(axis=1, keepdims=True)
+    hi, lo = float(m.max()), float(x.min())
+    if math.isfinite(hi) and math.isfinite(lo) and max(hi, -lo) <= _limit(x.dtype):
+        return m
+    return None
+
+
+def _gather(a: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """a[n, t[n, ...], ...] for a (N, C, d...) array and (N, d...) class indices."""
+    return np.take_along_axis(a, t[:, None], axis=1)[:, 0]
+
+
+def _log_softmax(x: np.ndarray, o: Any) -> np.ndarray:
+    """log softmax over axis 1, stable: x − m − log Σ e^{x−m} with m the row max.
+
+    A row holding NaN or +inf, or only −inf, is NaN (torch); −inf entries stay −inf.
+    """
+    m = x.max(axis=1, keepdims=True)
+    m[~np.isfinite(m)] = np.nan  # those rows are NaN, quietly
+    z = o.add(x, -m)  # ≤ 0 (or −inf, NaN): e^z cannot overflow
+    lse = np.log(np.exp(z).sum(axis=1, keepdims=True, dtype=z.dtype))  # sum ≥ 1
+    z -= lse
+    return z
+
+
+def _target_weights(t, ignored, w, dtype):
+    """(safe indices, w[y_n] with 0 where ignored, Σ of those as a Python float)."""
+    safe = np.where(ignored, 0, t)
+    w_y = (~ignored).astype(dtype) if w is None else np.where(ignored, 0, w[safe])
+    total = float(_ops_for(dtype, w_y).sum(w_y))  # the weighted mean's divisor
+    return safe, w_y, total
+
+
+def _ce_forward(x, t, *, prob, weight, ignore_index, reduction, label_smoothing, logits):
+    """Shared by cross_entropy (logits=True) and nll_loss (input already log-probabilities)."""
+    dtype = x.dtype
+    squeeze = x.ndim == 1
+    x, t = _class_views(x, t, prob)
+    n_classes = x.shape[1]
+    w = _weight(weight, n_classes, dtype)
+    eps = label_smoothing
+    if prob:
+        o = _ops_for(dtype, x, t)
+        logp = _log_softmax(x, o) if logits else x
+        y = t
+        if eps > 0:
+            y = o.add(o.mul(t, 1.0 - eps), eps / n_classes)
+        coef = y if w is None else o.mul(y, w.reshape((-1,) + (1,) * (x.ndim - 2)))
+        per = -o.sum(o.mul(logp, coef), axis=1)
+        if squeeze:
+            per = per[0]
+        if reduction == "mean" and x.size == 0:
+            return np.full((), np.nan, dtype)
+        return _reduce(per, reduction, o)
+
+    ignored = t == ignore_index
+    safe, w_y, w_total = _target_weights(t, ignored, w, dtype)
+    cw = None if w is None else w.reshape((-1,) + (1,) * (x.ndim - 2))
+    m = _tame_row_max(x, w) if logits and eps == 0 else None
+    if m is not None:
+        # Fast path: −log q_y = m + log Σ e^{x−m} − x_y; the full log-softmax is never built.
+        o: Any = _Fast
+        e = np.subtract(x, m)
+        np.exp(e, out=e)
+        per = np.log(e.sum(axis=1, dtype=dtype))
+        per += m[:, 0]
+        per -= _gather(x, safe)
+        per *= w_y  # also zeroes the ignored targets
+    else:
+        o = _ops_for(dtype, x, w)
+        if n_classes == 0:  # every target is ignored (checked): nothing to add
+            logp = x
+            per = np.zeros(t.shape, dtype)
+        else:
+            logp = _log_softmax(x, o) if logits else x
+            per = -o.mul(_gather(logp, safe), w_y)
+            per[ignored] = 0
+        if eps > 0:
+            smooth = -o.sum(logp if cw is None else o.mul(logp, cw), axis=1)
+            smooth[ignored] = 0
+            per = o.add(o.mul(per, 1.0 - eps), o.mul(smooth, eps / n_classes))
+    if squeeze:
+        per = per[0]
+    if reduction == "none":
+        return per
+    total = np.asarray(o.sum(per))
+    if reduction == "sum":
+        return total
+    return _ratio(total, w_total, dtype)
+
+
+def _ce_vjp(g, x, t, *, prob, weight, ignore_index, reduction, label_smoothing, logits):
+    """∂/∂x of the per-sample loss −Σ_c b_c log q_c: G·(q·Σb − b) (logits), −G·b (log-probs)."""
+    dtype = x.dtype
+    shape = x.shape
+    x, t = _class_views(x, t, prob)
+    n_classes = x.shape[1]
+    w = _weight(weight, n_classes, dtype)
+    eps = label_smoothing
+    cshape = (-1,) + (1,) * (x.ndim - 2)
+    out_shape = x.shape[:1] + x.shape[2:]
+    g = np.asarray(g)
+    if prob:
+        o = _ops_for(dtype, x, t, g)
+        G = _upstream(g.reshape(out_shape) if reduction == "none" else g, out_shape, reduction)
+        if reduction == "mean" and x.size == 0:
+            G = np.zeros(out_shape, dtype)
+        b = t if eps == 0 else o.add(o.mul(t, 1.0 - eps), eps / n_classes)
+        if w is not None:
+            b = o.mul(b, w.reshape(cshape))
+        gb = o.mul(b, G[:, None])
+        if not logits:
+            return (-gb).reshape(shape)
+        q = np.exp(_log_softmax(x, o))
+        dx = o.add(o.mul(q, o.sum(gb, axis=1, keepdims=True)), -gb)
+        return dx.reshape(shape)
+
+    ignored = t == ignore_index
+    safe, w_y, w_total = _target_weights(t, ignored, w, dtype)
+    if n_classes == 0:
+        return np.zeros(shape, dtype)
+    m = _tame_row_max(x, w, g) if logits else None
+    o = _Fast if m is not None or (not logits and _tame(dtype, x, w, g)) else _Quiet
+    if reduction == "none":
+        G = g.reshape(out_shape)
+    elif reduction == "sum":
+        G = np.broadcast_to(g, out_shape)
+    elif w_total == 0:  # every target ignored: no gradient; weights summing to 0: NaN
+        G = np.full(out_shape, 0.0 if ignored.all() else np.nan, dtype)
+    else:
+        G = np.broadcast_to(_ratio(g, w_total, dtype), out_shape)
+    # Per-row coefficients: b = a·onehot(y) + s·w, a = (1 − ε)·G·w_y, s = (ε/C)·G·[kept].
+    a = o.mul(G, w_y)
+    if eps > 0:
+        a = o.mul(a, 1.0 - eps)
+        s = o.mul(np.where(ignored, 0, G).astype(dtype), eps / n_classes)
+        cw = np.ones(n_classes, dtype) if w is None else w
+    if not logits:  # ∂/∂x = −b
+        dx = np.zeros(x.shape, dtype)
+    else:  # ∂/∂x = q·Σb − b, q = softmax(x)
+        total = a if eps == 0 else o.add(a, o.mul(s, float(o.sum(cw))))
+        if m is not None:  # e^{x−m}·(Σb / Σ e^{x−m}): softmax and its scale in one pass
+            dx = np.subtract(x, m)
+            np.exp(dx, out=dx)
+            dx *= total[:, None] / dx.sum(axis=1, keepdims=True, dtype=dtype)
+        else:
+            dx = o.mul(np.exp(_log_softmax(x, o)), total[:, None])
+    if eps > 0:
+        dx = o.add(dx, -o.mul(s[:, None], cw.reshape((-1,) + (1,) * (x.ndim - 2))))
+    picked = o.add(_gather(dx, safe), -a)
+    np.put_along_axis(dx, safe[:, None], picked[:, None], axis=1)
+    return dx.reshape(shape)
+
+
+def _check_ce(name: str, params: dict[str, Any], inputs: tuple[np.ndarray, ...]) -> None:
+    x, t = inputs
+    prob = t.dtype.kind == "f"
+    if t.dtype.kind == "b":
+        raise InvalidArgumentError(
+            "inputs[1] (target): expected int64 class indices or float class probabilities, "
+            "got bool",
+            field="inputs[1]",
+        )
+    if x.ndim > 0 and t.shape == x.shape and not prob:
+        raise InvalidArgumentError(
+            "inputs[1] (target): a target of the input's shape holds class probabilities and "
+            f"must be float, got {t.dtype}",
+            field="inputs[1]",
+        )
+    if prob and t.shape != x.shape:
+        raise InvalidArgumentError(
+            f"inputs[1] (target): float class probabilities must have the input's shape "
+            f"{list(x.shape)}, got {list(t.shape)} (class indices must be int64)",
+            field="inputs[1]",
+        )
+    _check_class_input(name, x, t, prob)
+    n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
+    _weight(params["weight"], n_classes, x.dtype)
+    if prob:
+        if params.get("ignore_index", -100) >= 0:
+            raise InvalidArgumentError(
+                "parameters.ignore_index: not supported with class-probability targets "
+                f"(expected a negative value, got {params['ignore_index']})",
+                field="parameters.ignore_index",
+            )
+        if not np.isfinite(t).all():
+            raise InvalidArgumentError(
+                "inputs[1] (target): expected finite class probabilities", field="inputs[1]"
+            )
+        return
+    ign = params["ignore_index"]
+    _check_indices(t[t != ign], 0, n_classes, 1, f"in [0, {n_classes}) or ignore_index={ign}")
+
+
+@loss(
+    summary="Softmax cross-entropy between logits and class indices or class probabilities; "
+    "the standard loss for single-label classification.",
+    formula="ℓ_n = −Σ_c w_c·ỹ_nc·log softmax(x_n)_c, ỹ = one-hot(y_n) (or y) smoothed "
+    "to (1−ε)ỹ + ε/C; index targets: 'mean' = Σ ℓ_n / Σ_n w[y_n] over non-ignored n",
+    inputs=(
+        Input("input", doc="logits: (C), (N, C) or (N, C, d1, ...)"),
+        Input(
+            "target",
+            differentiable=False,
+            kind="index_or_float",
+            doc="int64 class indices (input's shape without C) or float probabilities "
+            "(input's shape)",
+        ),
+    ),
+    params=(
+        WEIGHT,
+        IGNORE_INDEX,
+        REDUCTION,
+        Param(
+            "label_smoothing",
+            "float",
+            0.0,
+            "ε: mixes the target with the uniform distribution, (1−ε)·y + ε/C.",
+            minimum=0.0,
+            maximum=1.0,
+        ),
+    ),
+    output_range="[0, inf) for probability targets summing to 1 and non-negative weights",
+    aliases=("ce", "softmax_cross_entropy"),
+    notes=(
+        "Index targets with weights: 'mean' divides by Σ w[y_n] over non-ignored targets, "
+        "the label-smoothing term too; every target ignored gives NaN ('sum' gives 0).",
+        "Probability targets: 'mean' divides by N·d1·…, never Σw; they are not checked to sum "
+        "to 1, must be finite, and a non-negative ignore_index is refused (as torch).",
+        "A −inf logit off the target costs nothing; −inf at the target gives inf; any −inf "
+        "with label_smoothing > 0 gives inf; a 0 probability on a −inf logit gives NaN.",
+        "A row holding NaN or +inf, or only −inf, gives NaN.",
+        "Class weights must be finite (torch accepts any).",
+    ),
+)
+def cross_entropy(input, target, *, weight, ignore_index, reduction, label_smoothing):
+    return _ce_forward(
+        input,
+        target,
+        prob=target.dtype.kind == "f",
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        logits=True,
+    )
+
+
+@cross_entropy.defvjp
+def _(g, y, input, target, *, weight, ignore_index, reduction, label_smoothing):
+    return _ce_vjp(
+        g,
+        input,
+        target,
+        prob=target.dtype.kind == "f",
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        logits=True,
+    )
+
+
+@cross_entropy.defcheck
+def _(params, inputs):
+    _check_ce("cross_entropy", params, inputs)
+
+
+@loss(
+    summary="Negative log-likelihood of class indices given log-probabilities; pair it with "
+    "log_softmax (cross_entropy does both in one stable step).",
+    formula="ℓ_n = −w[y_n]·x_{n, y_n}; 'mean' = Σ ℓ_n / Σ_n w[y_n] over non-ignored n",
+    inputs=(
+        Input("input", doc="log-probabilities: (C), (N, C) or (N, C, d1, ...)"),
+        Input(
+            "target",
+            differentiable=False,
+            kind="index",
+            doc="int64 class indices: the input's shape without C",
+        ),
+    ),
+    params=(WEIGHT, IGNORE_INDEX, REDUCTION),
+    output_range="(-inf, inf); [0, inf) for log-probabilities and non-negative weights",
+    notes=(
+        "The input is not checked to be log-probabilities: nll_loss([5, 3], 0) = −5.",
+        "Every target ignored gives NaN for 'mean' and 0 for 'sum'.",
+    ),
+)
+def nll_loss(input, target, *, weight, ignore_index, reduction):
+    return _ce_forward(
+        input,
+        target,
+        prob=False,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=0.0,
+        logits=False,
+    )
+
+
+@nll_loss.defvjp
+def _(g, y, input, target, *, weight, ignore_index, reduction):
+    return _ce_vjp(
+        g,
+        input,
+        target,
+        prob=False,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=0.0,
+        logits=False,
+    )
+
+
+@nll_loss.defcheck
+def _(params, inputs):
+    x, t = inputs
+    _check_class_input("nll_loss", x, t, False)
+    n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
+    _weight(params["weight"], n_classes, x.dtype)
+    ign = params["ignore_index"]
+    _check_indices(t[t != ign], 0, n_classes, 1, f"in [0, {n_classes}) or ignore_index={ign}")
+
+
+# ---------------------------------------------------------------------------
+# multi_margin_loss and multilabel_margin_loss
+# ---------------------------------------------------------------------------
+
+
+def _frames(name: str, x: np.ndarray) -> tuple[int, int]:
+    """(N, C) of a multi-class margin input: (N, C), (C) or 0-d (one class), C > 0."""
+    if x.ndim > 2 or (x.ndim >= 1 and x.shape[-1] == 0):
+        raise InvalidArgumentError(
+            f"inputs[0] (input): {name} expects a non-empty (C) vector or (N, C) matrix "
+            f"(N may be 0), got shape {list(x.shape)}",
+            field="inputs[0]",
+        )
+    return (x.shape[0] if x.ndim == 2 else 1), (x.shape[-1] if x.ndim else 1)
+
+
+def _multi_margin_parts(x, t, p, margin, weight):
+    """z_ni = margin − x_{n,y_n} + x_ni, the hinge mask z > 0 (i ≠ y_n), and the ops."""
+    n, c = _frames("multi_margin_loss", x)
+    dtype = x.dtype
+    x2 = x.reshape(n, c)
+    t2 = t.reshape(n)
+    w = _weight(weight, c, dtype)
+    o = _ops_for(dtype, x2, w, margin)
+    xy = x2[np.arange(n), t2][:, None]
+    z = o.add(o.add(_scalar(margin, dtype), -xy), x2)
+    active = z > 0  # torch: 0 at z = 0; NaN never counts
+    active[np.arange(n), t2] = False
+    return x2, t2, w, z, active, o
+
+
+@loss(
+    summary="Multi-class hinge loss on raw scores (Weston–Watkins): every wrong class should "
+    "score at least `margin` below the right one.",
+    formula="ℓ_n = Σ_{i≠y_n} w[y_n]·max(0, margin − x_{n,y_n} + x_{n,i})^p / C",
+    inputs=(
+        Input("input", doc="scores: (N, C), (C) or 0-d"),
+        Input(
+            "target",
+            differentiable=False,
+            kind="index",
+            doc="int64 class indices: (N) (or () when N = 1), () for (C) input",
+        ),
+    ),
+    params=(
+        Param("p", "int", 1, "The hinge's exponent: 1 or 2.", minimum=1, maximum=2),
+        Param("margin", "float", 1.0, "The score gap the right class should keep."),
+        WEIGHT,
+        REDUCTION,
+    ),
+    output_range="[0, inf)",
+    kinks=(
+        "z = margin − x_y + x_i = 0 (i ≠ y): gradient 0 (torch tests z > 0); "
+        "with p = 2 the loss is C¹ there",
+    ),
+    notes=(
+        "'mean' divides by N (one loss per sample); the weight of the target class w[y_n] "
+        "scales the whole sample.",
+        "A NaN score adds nothing (torch's z > 0 test is false for NaN).",
+    ),
+)
+def multi_margin_loss(input, target, *, p, margin, weight, reduction):
+    x2, t2, w, z, active, o = _multi_margin_parts(input, target, p, margin, weight)
+    h = z if p == 1 else o.mul(z, z)
+    h = np.where(active, h, 0)
+    if w is not None:
+        h = o.mul(h, w[t2][:, None])
+    per = o.sum(h, axis=1) / x2.dtype.type(x2.shape[1])  # dividing by C ≥ 1 cannot overflow
+    if reduction == "none" and target.ndim == 0:
+        per = per.reshape(())
+    return _reduce(per, reduction, o)
+
+
+@multi_margin_loss.defvjp
+def _(g, y, input, target, *, p, margin, weight, reduction):
+    x2, t2, w, z, active, o = _multi_margin_parts(input, target, p, margin, weight)
+    n, c = x2.shape
+    G = _upstream(np.asarray(g).reshape(-1) if reduction == "none" else g, (n,), reduction)
+    coef = o.mul(G, x2.dtype.type(1.0 / c))
+    if w is not None:
+        coef = o.mul(coef, w[t2])
+    slope = np.where(active, 1 if p == 1 else o.mul(z, 2.0), 0).astype(x2.dtype)
+    gx = o.mul(slope, coef[:, None])
+    gx[~active] = 0
+    gx[np.arange(n), t2] = -o.sum(gx, axis=1)
+    return gx.reshape(input.shape)
+
+
+@multi_margin_loss.defkinks
+def _(eps, input, target, *, p, margin, weight, reduction):
+    x2, t2, _w, z, _active, _o = _multi_margin_parts(input, target, p, margin, weight)
+    near = np.abs(z) <= 2 * eps
+    near[np.arange(x2.shape[0]), t2] = False
+    near[np.arange(x2.shape[0]), t2] = near.any(axis=1)
+    return (near.reshape(input.shape),)
+
+
+@multi_margin_loss.defcheck
+def _(params, inputs):
+    x, t = inputs
+    n, c = _frames("multi_margin_loss", x)
+    if t.ndim > 1 or t.size != n:
+        raise InvalidArgumentError(
+            f"inputs[1] (target): expected {n} class index(es) of shape [{n}] or [] for input "
+            f"of shape {list(x.shape)}, got {list(t.shape)}",
+            field="inputs[1]",
+        )
+    _check_indices(t, 0, c, 1, f"in [0, {c})")
+    _weight(params["weight"], c, x.dtype)
+
+
+def _multilabel_parts(x, t):
+    """(x as (N, C), per-position validity of the target lists, target mask, targets)."""
+    n, c = _frames("multilabel_margin_loss", x)
+    x2 = x.reshape(n, c)
+    t2 = t.reshape(n, c)
+    listed = np.logical_and.accumulate(t2 >= 0, axis=1)  # positions before the first −1
+    is_target = np.zeros((n, c), bool)
+    rows = np.nonzero(listed)[0]
+    is_target[rows, t2[listed]] = True
+    return x2, t2, listed, is_target, _ops_for(x.dtype, x2)
+
+
+def _multilabel_hinges(x2, t2, listed, is_target, o):
+    """For each list position j: (rows using it, its target, z = 1 − x_{y_j} + x_i, mask)."""
+    one = x2.dtype.type(1.0)
+    for j in range(int(listed.sum(axis=1).max(initial=0))):
+        rows = listed[:, j]
+        yj = t2[rows, j]
+        xr = x2[rows]
+        z = o.add(o.add(one, -xr[np.arange(len(yj)), yj][:, None]), xr)
+        yield rows, yj, z, (z > 0) & ~is_target[rows]  # torch: 0 at z = 0
+
+
+@loss(
+    summary="Multi-label hinge loss: every listed target class should score at least 1 above "
+    "every class not listed.",
+    formula="ℓ_n = Σ_{j∈T_n} Σ_{i∉T_n} max(0, 1 − (x_{n,y_j} − x_{n,i})) / C, "
+    "T_n = the target indices before the first −1",
+    inputs=(
+        Input("input", doc="scores: (N, C), (C) or 0-d"),
+        Input(
+            "target",
+            differentiable=False,
+            kind="index",
+            doc="int64, the input's shape: class indices padded with −1 after the last",
+        ),
+    ),
+    params=(REDUCTION,),
+    output_range="[0, inf)",
+    kinks=("1 − (x_{y_j} − x_i) = 0: gradient 0 (torch tests z > 0)",),
+    notes=(
+        "[3, −1, 0, 1] means the targets {3}: everything after the first −1 is ignored.",
+        "With 'none' a (C) input gives a 0-d loss; 'mean' divides by N.",
+    ),
+)
+def multilabel_margin_loss(input, target, *, reduction):
+    x2, t2, listed, is_target, o = _multilabel_parts(input, target)
+    n, c = x2.shape
+    per = np.zeros(n, x2.dtype)
+    for rows, _, z, active in _multilabel_hinges(x2, t2, listed, is_target, o):
+        per[rows] = o.add(per[rows], o.sum(np.where(active, z, 0), axis=1))
+    per /= x2.dtype.type(c)
+    if reduction == "none" and target.ndim <= 1:
+        per = per.reshape(())
+    return _reduce(per, reduction, o)
+
+
+@multilabel_margin_loss.defvjp
+def _(g, y, input, target, *, reduction):
+    x2, t2, listed, is_target, o = _multilabel_parts(input, target)
+    n, c = x2.shape
+    G = _upstream(np.asarray(g).reshape(-1) if reduction == "none" else g, (n,), reduction)
+    G = o.mul(G, x2.dtype.type(1.0 / c))
+    gx = np.zeros((n, c), x2.dtype)
+    for rows, yj, _z, active in _multilabel_hinges(x2, t2, listed, is_target, o):
+        part = np.where(active, G[rows][:, None], 0).astype(x2.dtype)
+        gx[rows] = o.add(gx[rows], part)
+        idx = np.nonzero(rows)[0]
+        gx[idx, yj] = o.add(gx[idx, yj], -o.sum(part, axis=1))
+    return gx.reshape(input.shape)
+
+
+@multilabel_margin_loss.defkinks
+def _(eps, input, target, *, reduction):
+    x2, t2, listed, is_target, o = _multilabel_parts(input, target)
+    near = np.zeros(x2.shape, bool)
+    for rows, yj, z, _ in _multilabel_hinges(x2, t2, listed, is_target, o):
+        close = (np.abs(z) <= 2 * eps) & ~is_target[rows]
+        near[rows] |= close
+        idx = np.nonzero(rows)[0]
+        near[idx, yj] |= close.any(axis=1)
+    return (near.reshape(input.shape),)
+
+
+@multilabel_margin_loss.defcheck
+def _(params, inputs):
+    x, t = inputs
+    _frames("multilabel_margin_loss", x)
+    if t.shape != x.shape:
+        raise InvalidArgumentError(
+            f"inputs[1] (target): expected the input's shape {list(x.shape)} (class indices "
+            f"padded with -1), got {list(t.shape)}",
+            field="inputs[1]",
+        )
+    c = x.shape[-1] if x.ndim else 1
+    _check_indices(t, -1, c, 1, f"in [0, {c}) or -1 (end of list)")
+
+
+# ---------------------------------------------------------------------------
+# margin_ranking_loss
+# ---------------------------------------------------------------------------
+
+
+def _ranking_z(x1, x2, t, margin):
+    o = _ops_for(x1.dtype, x1, x2, t, margin)
+    return o.add(o.mul(-t, o.add(x1, -x2)), _scalar(margin, x1.dtype)), o
+
+
+@loss(
+    summary="Pairwise ranking hinge: input1 should beat input2 by `margin` where target is 1, "
+    "and lose where it is −1.",
+    formula="ℓ = max(0, −y·(x1 − x2) + margin)",
+    inputs=(
+        Input("input1"),
+        Input("input2"),
+        Input("target", differentiable=False, doc="±1, the shape of input1"),
+    ),
+    params=(Param("margin", "float", 0.0, "The gap the better input should keep."), REDUCTION),
+    output_range="[0, inf)",
+    kinks=(
+        "z = −y·(x1 − x2) + margin = 0: full gradient, ∂x1 = −y, ∂x2 = y "
+        "(torch's clamp_min passes it)",
+    ),
+    notes=("input1, input2 and target must have identical shapes (no broadcasting).",),
+)
+def margin_ranking_loss(input1, input2, target, *, margin, reduction):
+    z, o = _ranking_z(input1, input2, target, margin)
+    return _reduce(np.maximum(z, 0), reduction, o)  # np.maximum keeps NaN, as clamp_min
+
+
+@margin_ranking_loss.defvjp
+def _(g, y, input1, input2, target, *, margin, reduction):
+    z, o = _ranking_z(input1, input2, target, margin)
+    G = np.where(z >= 0, _upstream(g, z.shape, reduction), 0).astype(z.dtype)
+    d1 = o.mul(G, -target)
+    return d1, -d1
+
+
+@margin_ranking_loss.defkinks
+def _(eps, input1, input2, target, *, margin, reduction):
+    z, _o = _ranking_z(input1, input2, target, margin)
+    near = np.abs(z) <= 2 * eps * np.maximum(np.abs(target), 1)
+    return near, near.copy()
+
+
+@margin_ranking_loss.defcheck
+def _(params, inputs):
+    _ops.same_shape(margin_ranking_loss, *inputs)
+
+
+# ---------------------------------------------------------------------------
+# cosine_embedding_loss
+# ---------------------------------------------------------------------------
+
+_COS_EPS = 1e-12  # torch's EPSILON inside the square root
+
+
+def _cos_parts(x1, x2):
+    """cos and the pieces of its gradient, rows along the last axis (broadcast inputs).
+
+    Finite rows too large to square are scaled by a power of two first: cos does not
+    change (1e-12 is negligible beside their squared norms) and the gradient scales back.
+    Rows holding NaN or ±inf give NaN, as torch's inf/inf.
+    """
+    dtype = x1.dtype
+    a, b = np.broadcast_arrays(x1, x2)
+    if _tame(dtype, a, b):
+        sa = sb = np.zeros((*a.shape[:-1], 1), np.int64)
+        bad = None
+    else:
+        bad = ~(np.isfinite(a).all(axis=-1) & np.isfinite(b).all(axis=-1))
+        a = np.where(bad[..., None], 0, a)
+        b = np.where(bad[..., None], 0, b)
+        keep = np.finfo(dtype).maxexp // 4
+
+        def scale(v):
+            top = np.frexp(v)[1].max(axis=-1, keepdims=True, initial=0).astype(np.int64)
+            return np.maximum(top - keep, 0)
+
+        sa, sb = scale(a), scale(b)
+        a, b = np.ldexp(a, -sa), np.ldexp(b, -sb)
+    prod = np.einsum("...i,...i->...", a, b)
+    ms1 = np.einsum("...i,...i->...", a, a) + dtype.type(_COS_EPS)
+    ms2 = np.einsum("...i,...i->...", b, b) + dtype.type(_COS_EPS)
+    denom = np.sqrt(ms1) * np.sqrt(ms2)  # not √(ms1·ms2): the product could overflow
+    cos = prod / denom
+    if bad is not None:
+        cos[bad] = np.nan
+    return cos, a, b, ms1, ms2, denom, sa, sb, bad
+
+
+def _cos_dloss(cos, target, margin):
+    """∂ℓ/∂cos: −1 where y = 1, 1[cos ≥ margin] where y = −1 (clamp_min passes at 0), else 0."""
+    return np.where(target == 1, -1, np.where((target == -1) & (cos >= margin), 1, 0))
+
+
+@loss(
+    summary="Embedding similarity loss: pulls pairs with target 1 to cosine 1 and pushes pairs "
+    "with target −1 below cosine `margin`.",
+    formula="ℓ = 1 − cos(x1, x2) if y = 1; max(0, cos(x1, x2) − margin) if y = −1; "
+    "cos = x1·x2 / √((‖x1‖² + 1e−12)(‖x2‖² + 1e−12))",
+    inputs=(
+        Input("input1", doc="(N, D) or (D)"),
+        Input("input2", doc="(N, D) or (D)"),
+        Input("target", differentiable=False, doc="±1: (N), or () for (D) inputs"),
+    ),
+    params=(
+        Param(
+            "margin",
+            "float",
+            0.0,
+            "The cosine below which a negative pair costs nothing (−1 to 1; 0 to 0.5 is typical).",
+        ),
+        REDUCTION,
+    ),
+    output_range="[0, 2]",
+    kinks=("y = −1 and cos = margin: full gradient ∂cos (torch's clamp_min passes it)",),
+    notes=(
+        "A zero vector gives cos = 0 and, through the 1e−12, a gradient of about 1e6.",
+        "A target other than ±1 gives loss 0.",
+        "Rows holding NaN or ±inf give NaN (as torch).",
+    ),
+)
+def cosine_embedding_loss(input1, input2, target, *, margin, reduction):
+    cos = _cos_parts(input1, input2)[0]
+    o = _ops_for(cos.dtype, cos, margin)
+    neg = np.maximum(o.add(cos, _scalar(-margin, cos.dtype)), 0)
+    per = np.where(target == 1, 1 - cos, np.where(target == -1, neg, 0)).astype(cos.dtype)
+    return _reduce(per, reduction, o)
+
+
+@cosine_embedding_loss.defvjp
+def _(g, y, input1, input2, target, *, margin, reduction):
+    cos, a, b, ms1, ms2, denom, sa, sb, bad = _cos_parts(input1, input2)
+    dl = _cos_dloss(cos, target, margin).astype(cos.dtype)
+    G = np.where(dl != 0, _upstream(g, cos.shape, reduction) * dl, 0).astype(cos.dtype)
+    if bad is not None:
+        G = np.where(bad & (dl != 0), np.nan, G)  # a NaN/inf row's gradient is NaN
+    Gd = G / denom
+    Gc = G * cos
+    # ∂cos/∂x1 = x2/denom − cos·x1/‖x1‖² (with the eps), on the scaled rows.
+    d1 = Gd[..., None] * b - (Gc / ms1)[..., None] * a
+    d2 = Gd[..., None] * a - (Gc / ms2)[..., None] * b
+    d1, d2 = np.ldexp(d1, -sa), np.ldexp(d2, -sb)
+    return _ops.unbroadcast(d1, input1.shape), _ops.unbroadcast(d2, input2.shape)
+
+
+@cosine_embedding_loss.defkinks
+def _(eps, input1, input2, target, *, margin, reduction):
+    cos, a, b, ms1, ms2, denom, sa, sb, _bad = _cos_parts(input1, input2)
+    # How far one eps step in every coordinate can move cos: ‖∂cos/∂x1‖₁ + ‖∂cos/∂x2‖₁.
+    g1 = np.abs(np.ldexp(b / denom[..., None] - (cos / ms1)[..., None] * a, -sa)).sum(-1)
+    g2 = np.abs(np.ldexp(a / denom[..., None] - (cos / ms2)[..., None] * b, -sb)).sum(-1)
+    row = (target == -1) & (np.abs(cos - margin) <= 2 * eps * (g1 + g2))
+    full = np.broadcast_to(row[..., None], np.broadcast_shapes(input1.shape, input2.shape))
+    return _any_to(full, input1.shape), _any_to(full, input2.shape)
+
+
+@cosine_embedding_loss.defcheck
+def _(params, inputs):
+    x1, x2, t = inputs
+    if t.ndim not in (0, 1):
+        raise InvalidArgumentError(
+            f"inputs[2] (target): expected a 0-d or 1-d target, got shape {list(t.shape)}",
+            field="inputs[2]",
+        )
+    want = t.ndim + 1
+    for k, x in enumerate((x1, x2)):
+        if x.ndim != want:
+            raise InvalidArgumentError(
+                f"inputs[{k}] ({('input1', 'input2')[k]}): a {t.ndim}-d target expects "
+                f"{want}-d inputs, got shape {list(x.shape)}",
+                field=f"inputs[{k}]",
+            )
+    try:
+        shape = np.broadcast_shapes(x1.shape, x2.shape)
+    except ValueError:
+        raise InvalidArgumentError(
+            f"inputs[1] (input2): shape {list(x2.shape)} does not broadcast with input1's "
+            f"{list(x1.shape)}",
+            field="inputs[1]",
+        ) from None
+    if t.shape != shape[:-1]:
+        raise InvalidArgumentError(
+            f"inputs[2] (target): expected shape {list(shape[:-1])} (one per pair), "
+            f"got {list(t.shape)}",
+            field="inputs[2]",
+        )
+
+
+def _any_to(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A broadcast boolean mask folded back onto ``shape`` with logical or."""
+    extra = mask.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and mask.shape[extra + i] != 1
+    )
+    return np.any(mask, axis=axes, keepdims=True).reshape(shape) if axes else mask.copy()
+
+
+# ---------------------------------------------------------------------------
+# triplet_margin_loss
+# ---------------------------------------------------------------------------
+
+
+def _pdist(u, v, p, eps):
+    """d = ‖u − v + eps‖_p over the last axis, and r = ∂d/∂(u − v), both quiet.
+
+    The p-norm is computed as s·(Σ (|w|/s)^p)^(1/p) with s = max |w| (so nothing
+    overflows) unless the rows are tame and p is 1 or 2. r = sign(w)·(|w|/d)^(p−1),
+    0 where d = 0 (torch's norm backward); NaN for rows holding NaN or ±inf.
+    """
+    dtype = u.dtype
+    o = _ops_for(dtype, u, v, eps)
+    w = o.add(o.add(u, -v), _scalar(eps, dtype))
+    if w.ndim == 0:
+        w = w[None]
+    if o is _Fast and p == 2:
+        d = np.sqrt(np.einsum("...i,...i->...", w, w))
+    elif o is _Fast and p == 1:
+        d = np.abs(w).sum(axis=-1, dtype=dtype)
+    else:
+        finite = np.isfinite(w)
+        rowfin = finite.all(axis=-1)
+        absw = np.abs(np.where(finite, w, 0))
+        s = absw.max(axis=-1, keepdims=True, initial=0)
+        ratio = np.divide(absw, s, out=np.zeros_like(absw), where=s > 0)
+        d = _Quiet.mul(s[..., 0], np.power(np.power(ratio, p).sum(axis=-1, dtype=dtype), 1 / p))
+        d = np.where(rowfin, d, np.where(np.isnan(w).any(axis=-1), np.nan, np.inf))
+    d = d.astype(dtype, copy=False)
+    with_rows = np.isfinite(d)[..., None] & (d[..., None] > 0)
+    if p == 1:
+        r = np.sign(w)
+    else:
+        ratio = np.divide(np.abs(w), d[..., None], out=np.zeros_like(w), where=with_rows)
+        r = np.sign(w) * (ratio if p == 2 else np.power(ratio, p - 1))
+    r = np.where(np.isfinite(d)[..., None], r, np.nan).astype(dtype, copy=False)
+    return d, r, w
+
+
+def _triplet_parts(a, pos, neg, margin, p, eps, swap):
+    dp, rp, wp = _pdist(a, pos, p, eps)
+    dn, rn, wn = _pdist(a, neg, p, eps)
+    share_n = share_s = None
+    ds = rs = ws = None
+    if swap:
+        ds, rs, ws = _pdist(pos, neg, p, eps)
+        # torch.minimum: the smaller side takes the gradient, a tie splits it in half.
+        share_n = np.where(dn < ds, 1.0, np.where(dn == ds, 0.5, 0.0))
+        share_s = 1.0 - share_n
+        dn_eff = np.minimum(dn, ds)
+    else:
+        dn_eff = dn
+    o = _ops_for(dp.dtype, dp, dn_eff, margin)
+    z = o.add(o.add(_scalar(margin, dp.dtype), dp), -dn_eff)
+    return z, o, (dp, rp, wp), (dn, rn, wn), (ds, rs, ws), share_n, share_s
+
+
+@loss(
+    summary="Triplet loss for metric learning: the anchor should be nearer the positive than "
+    "the negative by at least `margin`.",
+    formula="ℓ = max(d(a, p) − d(a, n) + margin, 0), d(u, v) = ‖u − v + eps‖_p; with swap, "
+    "d(a, n) ← min(d(a, n), d(p, n))",
+    inputs=(Input("anchor", doc="(N, D) or (D)"), Input("positive"), Input("negative")),
+    params=(
+        Param("margin", "float", 1.0, "The distance gap to keep."),
+        Param(
+            "p",
+            "float",
+            2.0,
+            "The norm degree of the pairwise distance.",
+            minimum=1.0,
+            maximum=math.inf,
+            exclusive_maximum=True,
+        ),
+        Param("eps", "float", 1e-6, "Added to u − v inside the norm (keeps d(x, x) > 0)."),
+        Param(
+            "swap",
+            "bool",
+            False,
+            "Use d(p, n) for the negative distance when it is smaller (Balntas et al.).",
+        ),
+        REDUCTION,
+    ),
+    output_range="[0, inf)",
+    kinks=(
+        "d(a, p) − d(a, n) + margin = 0: full gradient (torch's clamp_min passes it)",
+        "swap and d(a, n) = d(p, n): the gradient splits in half (torch.minimum)",
+        "p = 1 and a coordinate of u − v + eps = 0: gradient 0 there (sign(0))",
+    ),
+    notes=(
+        "d(x, x) = D^(1/p)·eps, not 0, so the gradient stays finite when a = n.",
+        "The three inputs must have the same number of dimensions and broadcast together; "
+        "distances run over the last axis.",
+        "p is limited to [1, inf) here (torch also takes other p).",
+    ),
+)
+def triplet_margin_loss(anchor, positive, negative, *, margin, p, eps, swap, reduction):
+    z, o, *_ = _triplet_parts(anchor, positive, negative, margin, p, eps, swap)
+    per = np.maximum(z, 0)  # keeps NaN, as clamp_min
+    if anchor.ndim == 0:
+        per = per.reshape(())
+    return _reduce(per, reduction, o)
+
+
+@triplet_margin_loss.defvjp
+def _(g, y, anchor, positive, negative, *, margin, p, eps, swap, reduction):
+    z, o, (_dp, rp, _wp), (_dn, rn, _wn), (_ds, rs, _ws), share_n, share_s = _triplet_parts(
+        anchor, positive, negative, margin, p, eps, swap
+    )
+    g = np.asarray(g).reshape(z.shape) if reduction == "none" else g
+    G = np.where(z >= 0, _upstream(g, z.shape, reduction), 0)
+    G = G.astype(z.dtype)[..., None]
+    Gn = G if share_n is None else G * share_n[..., None].astype(z.dtype)
+    grad_pos = o.mul(rp, G)
+    grad_neg = o.mul(rn, Gn)
+    da = o.add(grad_pos, -grad_neg)
+    dpos = -grad_pos
+    dneg = grad_neg
+    if swap:
+        grad_swap = o.mul(rs, G * share_s[..., None].astype(z.dtype))
+        dpos = o.add(dpos, -grad_swap)
+        dneg = o.add(dneg, grad_swap)
+    return tuple(
+        _ops.unbroadcast(d.reshape(d.shape if x.ndim else ()), x.shape)
+        for d, x in ((da, anchor), (dpos, positive), (dneg, negative))
+    )
+
+
+@triplet_margin_loss.defkinks
+def _triplet_kinks(step, anchor, positive, negative, *, margin, p, eps, swap, reduction):
+    z, _o, (dp, rp, wp), (dn, rn, wn), (ds, rs, ws), _share_n, _share_s = _triplet_parts(
+        anchor, positive, negative, margin, p, eps, swap
+    )
+    reach = 2 * (np.abs(rp).sum(-1) + np.abs(rn).sum(-1))
+    row = np.abs(z) <= step * reach
+    pairs = [(dp, wp), (dn, wn)]
+    if swap:
+        row |= np.abs(dn - ds) <= step * 2 * (np.abs(rn).sum(-1) + np.abs(rs).sum(-1))
+        pairs.append((ds, ws))
+    for _d, w in pairs:  # the norm's own kinks: w = 0 (any coordinate for p = 1)
+        near0 = np.abs(w) <= 2 * step
+        row |= near0.any(-1) if p == 1 else near0.all(-1)
+    shape = np.broadcast_shapes(anchor.shape, positive.shape, negative.shape)
+    full = np.broadcast_to(
+        row.reshape(row.shape if len(shape) else ())[..., None] if len(shape) else row.reshape(()),
+        shape,
+    )
+    return tuple(_any_to(full, x.shape) for x in (anchor, positive, negative))
+
+
+@triplet_margin_loss.defcheck
+def _(params, inputs):
+    dims = [x.ndim for x in inputs]
+    if len(set(dims)) != 1:
+        k = next(i for i, d in enumerate(dims) if d != dims[0])
+        raise InvalidArgumentError(
+            f"inputs[{k}] ({triplet_margin_loss.inputs[k].name}): anchor, positive and "
+            f"negative must have the same number of dimensions, got {dims}",
+            field=f"inputs[{k}]",
+        )
+    try:
+        np.broadcast_shapes(*(x.shape for x in inputs))
+    except ValueError:
+        raise InvalidArgumentError(
+            "inputs[1] (positive): shapes "
+            f"{[list(x.shape) for x in inputs]} do not broadcast together",
+            field="inputs[1]",
+        ) from None

@@ -4,7 +4,8 @@ dtype policy (torch's): float32 and float64 compute in their own dtype; float16 
 computed in float32 and returned as float16; integer or bool data given for a real
 input is promoted to float64. When several real inputs are given, they are promoted
 to one compute dtype (numpy's result_type). Each gradient comes back in the dtype of
-the input it belongs to. Index inputs (class indices) must hold integers.
+the input it belongs to. Index inputs (class indices) must hold integers. A float
+parameter beyond the compute dtype's range becomes ±inf, as torch's scalar cast does.
 """
 
 from __future__ import annotations
@@ -114,12 +115,10 @@ def prepare(
         value = bound[p.name]
         if p.kind == "tensor" and value is not None:
             bound[p.name] = value.astype(compute, copy=False)
-        elif p.kind == "float" and value is not None and largest < abs(value) < np.inf:
-            raise InvalidArgumentError(
-                f"parameters.{p.name}: {value!r} does not fit the inputs' dtype {compute} "
-                f"(largest {largest:g})",
-                field=f"parameters.{p.name}",
-            )
+        elif p.kind == "float" and value is not None and largest < abs(value) < math.inf:
+            # torch casts a scalar to the compute dtype, saturating to ±inf; giving the
+            # function that ±inf spares it NumPy's overflow-in-cast warning.
+            bound[p.name] = math.copysign(math.inf, value)
     if spec.check is not None:
         spec.check(bound, cast)
     return cast, bound, result
