@@ -7,6 +7,7 @@ nothing and lose nothing: same dtype, same bits).
 
 from __future__ import annotations
 
+import os
 import importlib
 import math
 import pkgutil
@@ -600,3 +601,11 @@ def test_reflection_lists_the_service(channel):
     assert {"nnfunc.v1.FunctionService", "grpc.health.v1.Health"} <= services
     desc = db.FindFileContainingSymbol("nnfunc.v1.FunctionService")
     assert desc.package == "nnfunc.v1"
+
+
+def test_every_answer_names_the_replica_that_gave_it(stub):
+    """Behind a balancer, the initial metadata tells replicas apart (host:pid)."""
+    _, call = stub.Evaluate.with_call(request(pb.EvaluateRequest, "relu", np.array([1.0])))
+    replica = dict(call.initial_metadata())["nnfunc-replica"]
+    host, pid = replica.rsplit(":", 1)
+    assert host and int(pid) == os.getpid()  # the in-process test server

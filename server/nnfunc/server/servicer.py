@@ -9,6 +9,8 @@ statuses through ``status.py``.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -174,6 +176,9 @@ class FunctionServicer(pb_grpc.FunctionServiceServicer):
 
     def __init__(self, settings: Settings):
         self.service = Service(settings)
+        # Which process answered: behind a balancer, clients and tests can tell
+        # replicas (and --workers processes) apart. Made here, after any fork.
+        self.replica = (("nnfunc-replica", f"{socket.gethostname()}:{os.getpid()}"),)
         self.draining = threading.Event()
         self._in_flight = 0
         self._idle = threading.Condition()
@@ -192,6 +197,7 @@ class FunctionServicer(pb_grpc.FunctionServiceServicer):
         with self._idle:
             self._in_flight += 1
         try:
+            context.send_initial_metadata(self.replica)
             if self.draining.is_set():
                 raise UnavailableError("the server is shutting down; retry on another replica")
             if not context.is_active():
