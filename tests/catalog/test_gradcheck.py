@@ -566,3 +566,17 @@ def test_unknown_functions_and_bad_inputs():
     with pytest.raises(InvalidArgumentError) as exc:
         check_gradient("sigmoid", X, X)
     assert exc.value.field == "inputs"
+
+
+def test_symmetric_data_cannot_fool_the_batched_layouts():
+    """Zero logits with equal targets: (copies, N, C) stacked copies read as cross-entropy
+    over (N, C, d) reproduce x and x ± eps·e_j alike; the random probe copy does not.
+    The true gradient of the mean CE at zero logits is (q - onehot(y)) / N, by hand:
+    q = [1/2, 1/2], y = 0 -> [[-1/4, 1/4], [-1/4, 1/4]]."""
+    x = np.zeros((2, 2))
+    report = check_gradient("cross_entropy", x, np.array([0, 0]), mode="full")
+    assert report.passed, report
+    bad = check_gradient(
+        "cross_entropy", x, np.array([0, 0]), mode="full", grads=(np.full((2, 2), 0.25),)
+    )
+    assert not bad.passed and bad.inputs[0].max_abs_error == pytest.approx(0.5, rel=1e-6)

@@ -29,9 +29,10 @@ full: n for every element of x_k, built with as few forward calls as the functio
        either stacked along a new leading axis (a ``dim`` >= 0 shifted by one) or
        concatenated along axis 0 (the batch axis of per-sample losses); one forward call
        per chunk of copies (about 4M values each). A layout is trusted only once verified
-       on each chunk: the unperturbed copy must reproduce f(x) and, on the first chunk,
-       one perturbed copy its own forward call (softmax over the stack axis, or a loss
-       reducing over it, fails this). Otherwise:
+       on each chunk: the unperturbed copy must reproduce f(x), and one more copy, moved
+       by a random amount everywhere, its own forward call (softmax over the stack axis,
+       a loss reducing over it, or cross-entropy reading (N, C) copies as (N, C, d) all
+       fail this, even on symmetric data). Otherwise:
     3. One element at a time: two forward calls per element.
     A loss whose reduction is 'sum', 'mean' or 'batchmean' is differenced with
     reduction='none' and the upstream c·v (c = 1, 1/numel, 1/batch), after checking that
@@ -469,11 +470,16 @@ def _stacked(p: _Problem, k: int, layout: str) -> tuple[np.ndarray, np.ndarray] 
     w = p.w.reshape(1, -1)
     for start in range(0, x.size, per_chunk):
         idx = np.arange(start, min(start + per_chunk, x.size))
-        copies = 2 * idx.size + 1  # copy 0 is x itself, then x + eps·e_j, x − eps·e_j
+        # Copy 0 is x itself, then x + eps·e_j and x − eps·e_j for each j, and last a
+        # probe: x moved by a random amount everywhere. Symmetric data (zero logits, equal
+        # targets) can make a wrong layout reproduce x and x ± eps·e_j; it cannot make it
+        # reproduce a random point.
+        copies = 2 * idx.size + 2
         moved = np.repeat(x.reshape(1, -1), copies, axis=0)
         rows = np.arange(idx.size)
         moved[1 + 2 * rows, idx] += p.eps
         moved[2 + 2 * rows, idx] -= p.eps
+        moved[-1] += _probe_step(x, start)
         moved = moved.reshape((copies, *x.shape))
         batch = [
             moved if i == k else np.broadcast_to(a, (copies, *a.shape)) for i, a in enumerate(p.xs)
@@ -488,18 +494,25 @@ def _stacked(p: _Problem, k: int, layout: str) -> tuple[np.ndarray, np.ndarray] 
             return None
         if out.shape != (copies, *base.shape) or not _agree(out[0], base):
             return None
-        if start == 0:
-            try:
-                alone = p.call(k, moved[-1])
-            except _Domain:
-                return None  # step 3 reports the domain error element by element
-            if not _agree(out[-1], alone):
-                return None
-        d, ok = _derivative(out[1::2], out[2::2], p.eps)
+        try:
+            alone = p.call(k, moved[-1])
+        except _Domain:
+            return None  # step 3 reports the domain error element by element
+        if not _agree(out[-1], alone):
+            return None
+        d, ok = _derivative(out[1:-1:2], out[2:-1:2], p.eps)
         d, ok = d.reshape(idx.size, -1), ok.reshape(idx.size, -1)
         n[idx] = (d * w).sum(axis=1)
         bad[idx] = (~ok & (w != 0)).any(axis=1)
     return n.reshape(x.shape), bad.reshape(x.shape)
+
+
+def _probe_step(x: np.ndarray, seed: int) -> np.ndarray:
+    """A random move of every element of flat x, small enough to stay near x's domain
+    (1e-3 relative), large enough to break any symmetry of the data."""
+    flat = x.reshape(-1)
+    u = np.random.default_rng(seed).uniform(-1.0, 1.0, flat.size)
+    return 1e-3 * u * (1.0 + np.abs(np.where(np.isfinite(flat), flat, 0.0)))
 
 
 def _one_by_one(p: _Problem, k: int) -> tuple[np.ndarray, np.ndarray]:
