@@ -56,11 +56,25 @@ def catalog_section() -> str:
 
 
 def settings_section() -> str:
-    from nnfunc.server.settings import describe_settings
+    """One row per flag of ``nnfunc serve``, straight from its argument parser."""
+    import dataclasses
 
+    from nnfunc.server.settings import ENV_PREFIX, Settings, parser
+
+    defaults = Settings()
+    fields = {f.name for f in dataclasses.fields(Settings)}
     lines = ["| flag | environment | default | meaning |", "|---|---|---|---|"]
-    for flag, env, default, doc in describe_settings():
-        lines.append(f"| `{flag}` | `{env}` | `{default}` | {_cell(doc)} |")
+    for action in parser()._actions:
+        if action.dest not in fields:
+            continue
+        meaning = re.sub(r"\s*\[[^\]]*\]$", "", action.help or "")
+        default = getattr(defaults, action.dest)
+        if isinstance(default, bool):
+            default = "on" if default else "off"
+        lines.append(
+            f"| `{action.option_strings[-1]}` | `{ENV_PREFIX}{action.dest.upper()}` "
+            f"| `{default}` | {_cell(meaning)} |"
+        )
     return "\n".join(lines)
 
 
