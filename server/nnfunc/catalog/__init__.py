@@ -10,8 +10,10 @@ Pure NumPy/SciPy (no gRPC). Call by name::
 
 from nnfunc.catalog import (  # noqa: F401  (importing registers the entries)
     activations,
+    activations_beyond,
     activations_piecewise,
     along_axis,
+    losses_beyond,
     losses_classification,
     losses_elementwise,
 )
