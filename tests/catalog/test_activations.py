@@ -134,3 +134,56 @@ def test_leaky_relu_zero_slope_is_relu_everywhere():
         warnings.simplefilter("error")
         got = catalog.evaluate("leaky_relu", x, negative_slope=0.0)
     np.testing.assert_array_equal(got, [0, 0, 0, 0, 0, 2.0, np.inf, np.nan])
+
+
+# ---------------------------------------------------------------------------
+# Large inputs run block by block over threads (registry): the same bits as one call
+# ---------------------------------------------------------------------------
+
+_SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e38, -1e38, 88.8, -88.8, -100.0, 1e-40]
+
+
+def _blocky_input(dtype) -> np.ndarray:
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((37, 29)) * 6
+    x.flat[::53][: len(_SPECIAL)] = _SPECIAL  # specials in some blocks, not in others
+    x.flat[5] = 0.5  # on softshrink's and hardshrink's band edge
+    with np.errstate(over="ignore"):  # ±1e38 is ±inf in float16 only: not tested here
+        return x.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "name",
+    sorted(n for n in catalog.names() if catalog.lookup(n).elementwise and n != "prelu"),
+)
+def test_blocks_give_the_same_bits_as_one_call(name, dtype, monkeypatch):
+    spec = catalog.lookup(name)
+    if spec.kind != "activation":
+        pytest.skip("only elementwise activations run in blocks")
+    params = {"threshold": 0.1, "value": 2.0} if name == "threshold" else {}
+    x = _blocky_input(dtype)
+    g = np.random.default_rng(8).standard_normal(x.shape).astype(dtype)
+    g.flat[[3, 700]] = [np.inf, np.nan]  # a non-finite upstream gradient in one block
+    from nnfunc.catalog import _ops
+
+    def run():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            y, (d,) = catalog.value_and_grad(name, x, grad_output=g, **params)
+            return (
+                catalog.evaluate(name, x, **params),
+                *catalog.value_and_grad(name, x, **params)[1],
+                y,
+                d,
+            )
+
+    monkeypatch.setattr(_ops, "PARALLEL_MIN_SIZE", 1 << 60)
+    whole = run()
+    monkeypatch.setattr(_ops, "PARALLEL_MIN_SIZE", 1)
+    monkeypatch.setattr(_ops, "BLOCK", 64)  # 17 blocks, uneven last one
+    monkeypatch.setattr(_ops, "THREADS", 3)
+    blocks = run()
+    for a, b in zip(whole, blocks, strict=True):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        assert a.tobytes() == b.tobytes()  # bit for bit: signed zeros and NaNs too

@@ -6,16 +6,60 @@ identity is the code, with a comment saying why.
 
 from __future__ import annotations
 
+import itertools
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
-from scipy import special
 
 from nnfunc.catalog.spec import FunctionSpec
 from nnfunc.errors import InvalidArgumentError
 
+#: Below this x, σ(x) = e^x exactly in float32 and float64 (1 + e^x rounds to 1), and
+#: e^{-x} is still far from overflowing (float32 overflows at 88.7).
+_SIGMOID_TAIL = -80.0
+
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """σ(x) = 1 / (1 + e^{-x}); scipy's expit never overflows."""
-    return special.expit(x)
+    """σ(x) = 1 / (1 + e^{-x}), vectorized (scipy's expit is scalar code, ~4x slower).
+
+    Within 2 ulp of the float64 value in float32 (tests/catalog/test_accuracy.py). For
+    x < -80 (checked with one cheap reduction) e^{-x} is kept from overflowing and the
+    value is e^x there; each element's result is the same whichever path its
+    neighbours send it down.
+    """
+    return _logistic(x, None)
+
+
+def logistic_times(x: np.ndarray) -> np.ndarray:
+    """x·σ(x) = x / (1 + e^{-x}) (silu), with the same tail care as ``sigmoid``:
+    x·e^x below -80, 0 at -inf, NaN at NaN."""
+    return _logistic(x, x)
+
+
+def _logistic(x: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim == 0:  # ufuncs return scalars for 0-d arrays, which out= cannot take
+        return _logistic(x.reshape(1), None if scale is None else x.reshape(1)).reshape(())
+    low = x.min(initial=0.0)  # NaN when x holds NaN
+    tail = not low >= _SIGMOID_TAIL
+    t = np.negative(x) if not tail else np.negative(np.maximum(x, _SIGMOID_TAIL))
+    np.exp(t, out=t)
+    t += 1
+    if scale is None:
+        np.reciprocal(t, out=t)
+    else:
+        np.divide(scale, t, out=t)
+    if tail:  # rare: computed in float64, where e^x (x >= -708) is not yet subnormal
+        far = x < _SIGMOID_TAIL  # False at NaN, which already gave NaN above
+        x64 = np.minimum(x, 0, dtype=np.float64)
+        e = np.exp(x64)
+        if scale is not None:
+            e *= np.maximum(x64, -1000.0)  # e^x is exactly 0 below -746: keeps -inf·0 out
+        np.copyto(t, e, where=far, casting="same_kind")
+    return t
 
 
 def log_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -84,3 +128,78 @@ def normalize_dim(dim: int, ndim: int, field: str = "parameters.dim") -> int:
             field=field,
         )
     return dim % n
+
+
+# ---------------------------------------------------------------------------
+# Blocked, multi-threaded evaluation of large inputs
+# ---------------------------------------------------------------------------
+
+#: Inputs with at least this many elements are worked on in blocks spread over threads
+#: (the registry's elementwise path). Below it, one call on the caller's thread: at 1M
+#: float32 (4 MB, cache- and allocator-friendly) blocks cost one-pass kernels (relu)
+#: ~0.2 ms of copies and per-call overhead, measured on a loaded 2-core machine, while
+#: at 16M they win 1.5-4x (no page-faulted full-size temporaries). Re-measure when idle.
+PARALLEL_MIN_SIZE = 1 << 20
+
+#: Elements per block: small enough that a kernel's handful of temporaries stay in a
+#: core's L2 cache (and are recycled by the allocator instead of page-faulted in), large
+#: enough that NumPy's per-call overhead (~1 µs a ufunc) stays small.
+BLOCK = 1 << 15
+
+
+def _cpus() -> int:
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
+
+
+THREADS = _cpus()
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _helpers() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max(1, THREADS - 1), thread_name_prefix="nnfunc-block")
+        return _pool
+
+
+def run_blocks(n: int, work: Callable[[int, int], None], block: int | None = None) -> None:
+    """Call ``work(start, stop)`` once for each block [start, stop) of ``range(n)``
+    (``block`` elements each, BLOCK by default).
+
+    Blocks are handed out one at a time from a shared counter, to the caller's thread
+    and to up to THREADS - 1 helper threads (NumPy and scipy ufuncs release the GIL), so
+    a core slowed by other work simply takes fewer blocks. The caller works too, so the
+    call progresses even when every helper is busy with another request. ``work`` must
+    write disjoint outputs; the first exception raised stops the handing out of blocks
+    and is re-raised here once every thread has stopped.
+    """
+    block = block or BLOCK
+    count = -(-n // block)
+    counter = itertools.count()  # next() on it is atomic under the GIL
+    failed = threading.Event()
+
+    def loop() -> None:
+        for i in counter:
+            if i >= count or failed.is_set():
+                return
+            try:
+                work(i * block, min((i + 1) * block, n))
+            except BaseException:
+                failed.set()
+                raise
+
+    helpers = min(THREADS, count) - 1
+    futures = [_helpers().submit(loop) for _ in range(helpers)] if helpers > 0 else []
+    try:
+        loop()
+    finally:
+        errors = [f.exception() for f in futures]  # waits for each helper
+    for error in errors:
+        if error is not None:
+            raise error

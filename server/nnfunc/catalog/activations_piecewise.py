@@ -52,11 +52,13 @@ def _keep(v: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """``v`` where ``keep``, else 0 (torch's ``cond ? v : 0`` kernels).
 
     The multiply is exact while ``v`` is finite; inf·0 would be NaN (and warn), so any
-    non-finite value takes the np.where path.
+    non-finite value takes the np.where path, which writes the zero the multiply would
+    have written (0 with v's sign): each element's result never depends on its
+    neighbours, so a call on a block of the input gives the same bits as on the whole.
     """
     if np.isfinite(v).all():
         return v * keep
-    return np.where(keep, v, 0)
+    return np.where(keep, v, np.copysign(0, v))
 
 
 def _passes(x: np.ndarray, lo, hi) -> np.ndarray:
@@ -213,11 +215,16 @@ hardsigmoid.defkinks(near_points(lambda: (-3.0, 3.0)))
 @_arrays
 def hardswish(input):
     # The output is 0 for x <= -3, so clamp x there first: -inf never meets the 0 factor.
-    xc = np.maximum(input, -3)
+    xc = np.clip(input, -3, float(np.finfo(input.dtype).max) / 8)
     y = xc + 3  # >= 0 already: relu6(x + 3) = min(x + 3, 6)
     np.minimum(y, 6, out=y)
     y *= xc  # torch's order: x · relu6(x + 3) / 6
     y /= 6
+    # Above max/6, x·6 would overflow (torch returns inf there): the value is x itself.
+    big = float(np.finfo(input.dtype).max) / 8
+    if not input.max(initial=-np.inf) <= big:  # rare (or NaN): NaN stays NaN, huge x gives x
+        huge = input > big
+        np.copyto(y, input, where=huge)
     return y
 
 

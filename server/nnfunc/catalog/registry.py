@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from nnfunc.catalog import _ops
 from nnfunc.catalog.spec import ALIASES, REGISTRY, FunctionSpec
 from nnfunc.errors import InvalidArgumentError, NotFoundError
 
@@ -140,10 +141,79 @@ def _as_result(y: Any, dtype: np.dtype) -> np.ndarray:
     return y.astype(dtype)
 
 
+# ---------------------------------------------------------------------------
+# Large elementwise calls: in cache-sized blocks, over all cores
+# ---------------------------------------------------------------------------
+
+
+def _in_blocks(spec: FunctionSpec, arrays: Sequence[np.ndarray]) -> bool:
+    """Whether the call may run block by block: an elementwise activation whose inputs
+    all have one (large, C-contiguous) shape, so that every block of the output depends
+    only on the same block of each input, and the kernels see plain 1-d slices."""
+    return (
+        spec.elementwise
+        and spec.kind == "activation"
+        and arrays[0].size >= _ops.PARALLEL_MIN_SIZE
+        and all(a.shape == arrays[0].shape and a.flags.c_contiguous for a in arrays)
+    )
+
+
+def _forward_blocks(spec: FunctionSpec, arrays: Sequence[np.ndarray], bound: dict) -> np.ndarray:
+    """spec.forward over blocks of the flattened inputs: the same values as one call
+    (each element's arithmetic is the same), computed with every core and without
+    full-size temporaries."""
+    flat = [a.reshape(-1) for a in arrays]
+    y = np.empty(flat[0].size, dtype=arrays[0].dtype)
+
+    def work(start: int, stop: int) -> None:
+        y[start:stop] = spec.forward(*(f[start:stop] for f in flat), **bound)
+
+    _ops.run_blocks(y.size, work)
+    return y.reshape(arrays[0].shape)
+
+
+def _value_and_grad_blocks(
+    spec: FunctionSpec, arrays: Sequence[np.ndarray], bound: dict, g: np.ndarray | None
+) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Forward and VJP fused block by block (the VJP reads its block of y while it is
+    still in cache); ``g`` None means ones. Same values as the one-call path."""
+    shape, dtype = arrays[0].shape, arrays[0].dtype
+    flat = [a.reshape(-1) for a in arrays]
+    n = flat[0].size
+    y = np.empty(n, dtype=dtype)
+    grads = [np.empty(n, dtype=dtype) for _ in spec.differentiable]
+    g_flat = None if g is None else g.reshape(-1)
+    ones = np.ones(min(n, _ops.BLOCK), dtype=dtype) if g is None else None
+
+    def work(start: int, stop: int) -> None:
+        xs = [f[start:stop] for f in flat]
+        yb = spec.forward(*xs, **bound)
+        y[start:stop] = yb
+        if g_flat is None:
+            gb = ones[: stop - start]
+            out = spec.vjp(gb, yb, *xs, **bound)
+        else:
+            gb = g_flat[start:stop].astype(dtype, copy=False)
+            if np.isfinite(gb).all():
+                out = spec.vjp(gb, yb, *xs, **bound)
+            else:  # see value_and_grad: the NaN of g·0 is the answer here
+                with np.errstate(invalid="ignore", over="ignore"):
+                    out = spec.vjp(gb, yb, *xs, **bound)
+        if not isinstance(out, tuple):
+            out = (out,)
+        for dst, grad in zip(grads, out, strict=True):
+            dst[start:stop] = grad  # a scalar gradient broadcasts over its block
+
+    _ops.run_blocks(n, work)
+    return y.reshape(shape), tuple(d.reshape(shape) for d in grads)
+
+
 def evaluate(name: str | FunctionSpec, *inputs: Any, **params: Any) -> np.ndarray:
     """The forward value, in the inputs' dtype."""
     spec = lookup(name)
     arrays, bound, result = prepare(spec, inputs, params)
+    if _in_blocks(spec, arrays):
+        return _as_result(_forward_blocks(spec, arrays, bound), result)
     return _as_result(spec.forward(*arrays, **bound), result)
 
 
@@ -156,32 +226,26 @@ def value_and_grad(
     """(forward value, VJP for every differentiable input); ``grad_output`` defaults to ones."""
     spec = lookup(name)
     arrays, bound, result = prepare(spec, inputs, params)
-    y = np.asarray(spec.forward(*arrays, **bound))
-    if grad_output is None:
-        g = np.ones(y.shape, dtype=y.dtype)
-    else:
-        g = np.asarray(grad_output)
-        if g.dtype.kind not in "fiub":
-            raise InvalidArgumentError(
-                f"grad_output: expected a real tensor, got dtype {g.dtype}", field="grad_output"
-            )
-        if g.shape != y.shape:
-            raise InvalidArgumentError(
-                f"grad_output: expected shape {list(y.shape)} (the output's), got {list(g.shape)}",
-                field="grad_output",
-            )
-        g = g.astype(y.dtype, copy=False)
     assert spec.vjp is not None, f"{spec.name} has no VJP"
-    if grad_output is not None and not np.isfinite(g).all():
-        # A non-finite upstream gradient times a zero Jacobian entry is NaN (IEEE, and
-        # torch): that product is the answer, not an instability, so its warning is
-        # silenced for such calls only. Finite upstream gradients never reach here.
-        with np.errstate(invalid="ignore", over="ignore"):
-            grads = spec.vjp(g, y, *arrays, **bound)
+    if _in_blocks(spec, arrays):
+        g = None if grad_output is None else _upstream(grad_output, arrays[0].shape)
+        y, grads = _value_and_grad_blocks(spec, arrays, bound, g)
     else:
-        grads = spec.vjp(g, y, *arrays, **bound)
-    if not isinstance(grads, tuple):
-        grads = (grads,)
+        y = np.asarray(spec.forward(*arrays, **bound))
+        if grad_output is None:
+            g = np.ones(y.shape, dtype=y.dtype)
+        else:
+            g = _upstream(grad_output, y.shape).astype(y.dtype, copy=False)
+        if grad_output is not None and not np.isfinite(g).all():
+            # A non-finite upstream gradient times a zero Jacobian entry is NaN (IEEE,
+            # and torch): that product is the answer, not an instability, so its warning
+            # is silenced for such calls only. Finite upstream gradients never reach here.
+            with np.errstate(invalid="ignore", over="ignore"):
+                grads = spec.vjp(g, y, *arrays, **bound)
+        else:
+            grads = spec.vjp(g, y, *arrays, **bound)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
     originals = [np.asarray(v) for v in inputs]
     out = []
     for inp, grad in zip(spec.differentiable, grads, strict=True):
@@ -192,6 +256,21 @@ def value_and_grad(
             grad = np.broadcast_to(grad, arrays[k].shape).copy()
         out.append(_as_result(grad, dtype))
     return _as_result(y, result), tuple(out)
+
+
+def _upstream(grad_output: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """grad_output as an array of the output's shape (not yet cast)."""
+    g = np.asarray(grad_output)
+    if g.dtype.kind not in "fiub":
+        raise InvalidArgumentError(
+            f"grad_output: expected a real tensor, got dtype {g.dtype}", field="grad_output"
+        )
+    if g.shape != tuple(shape):
+        raise InvalidArgumentError(
+            f"grad_output: expected shape {list(shape)} (the output's), got {list(g.shape)}",
+            field="grad_output",
+        )
+    return g
 
 
 def gradient(
