@@ -73,28 +73,6 @@ def softplus(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 
-def reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
-    """torch's reduction: 'none' as is, 'sum', or 'mean' over numel (NaN when empty)."""
-    if reduction == "none":
-        return loss
-    total = loss.sum(dtype=loss.dtype)
-    if reduction == "sum":
-        return np.asarray(total)
-    if loss.size == 0:  # 0/0: torch's mean of nothing is NaN
-        return np.full((), np.nan, dtype=loss.dtype)
-    return np.asarray(total / loss.dtype.type(loss.size))
-
-
-def reduce_vjp(g: np.ndarray, shape: tuple[int, ...], reduction: str) -> np.ndarray:
-    """The upstream gradient of ``reduce`` spread back over the unreduced loss's shape."""
-    if reduction == "none":
-        return g
-    if reduction == "mean":
-        n = int(np.prod(shape))
-        g = g / g.dtype.type(n) if n else g
-    return np.broadcast_to(g, shape)
-
-
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``grad`` over the axes that broadcasting added or stretched to reach its shape."""
     if grad.shape == tuple(shape):

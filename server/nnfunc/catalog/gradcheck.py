@@ -510,9 +510,12 @@ def _stacked(p: _Problem, k: int, layout: str) -> tuple[np.ndarray, np.ndarray] 
 def _probe_step(x: np.ndarray, seed: int) -> np.ndarray:
     """A random move of every element of flat x, small enough to stay near x's domain
     (1e-3 relative), large enough to break any symmetry of the data."""
-    flat = x.reshape(-1)
+    flat = np.where(np.isfinite(x.reshape(-1)), x.reshape(-1), 0.0)
     u = np.random.default_rng(seed).uniform(-1.0, 1.0, flat.size)
-    return 1e-3 * u * (1.0 + np.abs(np.where(np.isfinite(flat), flat, 0.0)))
+    step = 1e-3 * u * (1.0 + np.abs(flat))
+    huge = np.abs(flat) > 1e300  # move those towards 0, so x + step cannot overflow
+    step[huge] = -1e-3 * np.abs(u[huge]) * flat[huge]
+    return step
 
 
 def _one_by_one(p: _Problem, k: int) -> tuple[np.ndarray, np.ndarray]:

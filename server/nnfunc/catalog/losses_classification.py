@@ -4,11 +4,11 @@ Reductions follow torch (catalog-reference §2.0): 'mean' divides by the number 
 per-sample losses, except cross_entropy/nll_loss with class indices, which divide by
 Σ w[y_n] over the targets that are not ignored.
 
-No input makes NumPy warn. Each function first asks ``_tame``: are the inputs finite and
-small enough that no product or sum can overflow? If so it runs plain NumPy (the fast
-path); otherwise it runs the same formulas with ``_Quiet``, an IEEE arithmetic (overflow
-gives ±inf, 0·inf and inf − inf give NaN, as torch's kernels do) that never raises a
-floating-point flag.
+No input makes NumPy warn (see _safe). Each function first asks ``_tame``: are the inputs
+finite and small enough that no product or sum can overflow? If so it runs plain NumPy
+(the fast path); otherwise it runs the same formulas with ``_safe.QUIET``, an IEEE
+arithmetic (overflow gives ±inf, 0·inf and inf − inf give NaN, as torch's kernels do)
+that never raises a floating-point flag.
 """
 
 from __future__ import annotations
@@ -18,149 +18,35 @@ from typing import Any
 
 import numpy as np
 
-from nnfunc.catalog import _ops
+from nnfunc.catalog import _ops, _safe
+from nnfunc.catalog._safe import PLAIN, QUIET
 from nnfunc.catalog.spec import REDUCTION, Input, Param, loss
 from nnfunc.errors import InvalidArgumentError
 
-# ---------------------------------------------------------------------------
-# Quiet IEEE arithmetic for inputs that are not tame
-# ---------------------------------------------------------------------------
+
+def _limit(dtype: np.dtype, n: int) -> float:
+    """Magnitudes up to this can be multiplied four at a time and summed n times
+    without overflow."""
+    return _safe.bound(dtype, n, 4)
 
 
-def _limit(dtype: np.dtype) -> float:
-    """Magnitudes up to this can be multiplied four at a time and summed without overflow."""
-    return float(np.finfo(dtype).max) ** 0.25 / 64
+def _size(*arrays: Any) -> int:
+    return max((np.size(a) for a in arrays if a is not None), default=1)
 
 
 def _tame(dtype: np.dtype, *arrays: Any) -> bool:
-    """True when every value is finite and at most ``_limit`` in magnitude."""
-    lim = _limit(dtype)
-    for a in arrays:
-        if a is None:
-            continue
-        a = np.asarray(a)
-        if a.size == 0:
-            continue
-        hi, lo = float(a.max()), float(a.min())  # NaN propagates through max and min
-        if not (math.isfinite(hi) and math.isfinite(lo) and max(hi, -lo) <= lim):
-            return False
-    return True
+    """Every value finite and within ``_limit`` (for the largest of ``arrays``)."""
+    return _safe.is_tame(_limit(dtype, _size(*arrays)), *arrays)
 
 
-def _scalar(value: float, dtype: np.dtype) -> np.ndarray:
-    """A Python number as a 0-d array of ``dtype``; out-of-range values become ±inf quietly."""
-    value = float(value)
-    if math.isfinite(value) and abs(value) > float(np.finfo(dtype).max):
-        value = math.copysign(math.inf, value)
-    return np.asarray(value, dtype=dtype)
+def _ops_for(dtype: np.dtype, *arrays: Any) -> Any:
+    """PLAIN when ``arrays`` are tame, else QUIET."""
+    return PLAIN if _tame(dtype, *arrays) else QUIET
 
 
-def _ratio(num: np.ndarray, den: float, dtype: np.dtype) -> np.ndarray:
-    """num / den for a 0-d num, in Python floats (which never warn): x/0 is ±inf, 0/0 NaN."""
-    a = float(num)
-    if den == 0:
-        value = math.nan if (a == 0 or math.isnan(a)) else math.copysign(math.inf, a)
-    else:
-        value = a / den
-    return _scalar(value, dtype)
-
-
-class _Fast:
-    """Plain NumPy, for tame inputs."""
-
-    add = staticmethod(np.add)
-    mul = staticmethod(np.multiply)
-
-    @staticmethod
-    def sum(a: np.ndarray, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
-        return np.sum(a, axis=axis, keepdims=keepdims, dtype=a.dtype)
-
-
-class _Quiet:
-    """IEEE results computed only where they cannot raise a flag; the rest filled by rule."""
-
-    @staticmethod
-    def _pair(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
-        dt = np.result_type(a, b)
-        a = a if isinstance(a, np.ndarray) else _scalar(a, dt)
-        b = b if isinstance(b, np.ndarray) else _scalar(b, dt)
-        return np.broadcast_arrays(a.astype(dt, copy=False), b.astype(dt, copy=False))
-
-    @staticmethod
-    def add(a: Any, b: Any) -> np.ndarray:
-        a, b = _Quiet._pair(a, b)
-        fin = np.isfinite(a) & np.isfinite(b)
-        half = np.zeros(a.shape, a.dtype)
-        np.add(a * 0.5, b * 0.5, out=half, where=fin)  # halves cannot overflow
-        over = np.abs(half) > np.finfo(a.dtype).max * 0.5
-        clash = np.isinf(a) & np.isinf(b) & (a != b)  # inf + (-inf)
-        out = np.full(a.shape, np.nan, a.dtype)
-        np.add(a, b, out=out, where=~(over | clash))
-        np.copyto(out, np.copysign(np.inf, half), where=over)
-        return out
-
-    @staticmethod
-    def mul(a: Any, b: Any) -> np.ndarray:
-        a, b = _Quiet._pair(a, b)
-        fin = np.isfinite(a) & np.isfinite(b)
-        ma, ea = np.frexp(a)
-        mb, eb = np.frexp(b)
-        mm = np.zeros(a.shape, a.dtype)
-        np.multiply(ma, mb, out=mm, where=fin)  # mantissas in [0.5, 1): no overflow
-        over = fin & (np.frexp(mm)[1] + ea + eb > np.finfo(a.dtype).maxexp)
-        invalid = (np.isinf(a) & (b == 0)) | (np.isinf(b) & (a == 0))  # 0·inf
-        out = np.full(a.shape, np.nan, a.dtype)
-        np.multiply(a, b, out=out, where=~(over | invalid))
-        np.copyto(out, np.copysign(np.inf, mm), where=over)
-        return out
-
-    @staticmethod
-    def sum(t: np.ndarray, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
-        t = np.asarray(t)
-        if t.size == 0:
-            return np.sum(t, axis=axis, keepdims=keepdims, dtype=t.dtype)
-        n = t.size if axis is None else t.shape[axis]
-        maxexp = np.finfo(t.dtype).maxexp
-        finite = np.isfinite(t)
-        tf = np.where(finite, t, 0)
-        # Scale each slice by a power of two so that its partial sums cannot overflow.
-        top = np.frexp(tf)[1].max(axis=axis, keepdims=True).astype(np.int64)
-        shift = np.maximum(top + n.bit_length() + 1 - maxexp, 0)
-        s = np.sum(np.ldexp(tf, -shift), axis=axis, keepdims=True, dtype=t.dtype)
-        ms, es = np.frexp(s)
-        total = es + shift
-        over = total > maxexp
-        out = np.array(np.ldexp(ms, np.where(over, 0, total)))
-        np.copyto(out, np.copysign(np.inf, ms), where=over)
-        pos = (t == np.inf).any(axis=axis, keepdims=True)
-        neg = (t == -np.inf).any(axis=axis, keepdims=True)
-        out[pos] = np.inf
-        out[neg] = -np.inf
-        out[np.isnan(t).any(axis=axis, keepdims=True) | (pos & neg)] = np.nan
-        return out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
-
-
-def _ops_for(dtype: np.dtype, *arrays: Any) -> type[_Fast] | type[_Quiet]:
-    return _Fast if _tame(dtype, *arrays) else _Quiet
-
-
-def _reduce(per_sample: np.ndarray, reduction: str, o: Any) -> np.ndarray:
-    """torch's reduction over the per-sample losses ('mean' of nothing is NaN)."""
-    if reduction == "none":
-        return per_sample
-    total = np.asarray(o.sum(per_sample))
-    if reduction == "sum":
-        return total
-    return _ratio(total, per_sample.size, per_sample.dtype)
-
-
-def _upstream(g: np.ndarray, shape: tuple[int, ...], reduction: str) -> np.ndarray:
-    """The upstream gradient of each per-sample loss (g / N for 'mean')."""
-    if reduction == "none":
-        return np.asarray(g)
-    n = int(np.prod(shape))
-    scale = g if reduction == "sum" or n == 0 else _ratio(g, n, g.dtype)
-    return np.broadcast_to(scale, shape)
+def _ratio(num: Any, den: float, dtype: np.dtype) -> np.ndarray:
+    """num / den for a 0-d num, quietly (x/0 is ±inf, 0/0 NaN)."""
+    return _safe.scalar(_safe.quotient(num, den), dtype)
 
 
 def _weight(weight: np.ndarray | None, n_classes: int, dtype: np.dtype) -> np.ndarray | None:
@@ -239,11 +125,12 @@ def _tame_row_max(x: np.ndarray, *others: Any) -> np.ndarray | None:
 
     The fast paths need the row max anyway, so the tame test costs one x.min() more.
     """
-    if x.size == 0 or not _tame(x.dtype, *others):
+    lim = _limit(x.dtype, x.size)
+    if x.size == 0 or not _safe.is_tame(lim, *others):
         return None
     m = x.max(axis=1, keepdims=True)
     hi, lo = float(m.max()), float(x.min())
-    if math.isfinite(hi) and math.isfinite(lo) and max(hi, -lo) <= _limit(x.dtype):
+    if math.isfinite(hi) and math.isfinite(lo) and max(hi, -lo) <= lim:
         return m
     return None
 
@@ -294,15 +181,21 @@ def _ce_forward(x, t, *, prob, weight, ignore_index, reduction, label_smoothing,
             per = per[0]
         if reduction == "mean" and x.size == 0:
             return np.full((), np.nan, dtype)
-        return _reduce(per, reduction, o)
+        return _safe.reduce(per, reduction, tame=o is PLAIN)
 
     ignored = t == ignore_index
     safe, w_y, w_total = _target_weights(t, ignored, w, dtype)
     cw = None if w is None else w.reshape((-1,) + (1,) * (x.ndim - 2))
     m = _tame_row_max(x, w) if logits and eps == 0 else None
-    if m is not None:
+    if not logits and eps == 0 and n_classes:
+        # nll_loss: only the N picked log-probabilities matter (and only they are checked)
+        picked = _gather(x, safe)
+        o = _ops_for(dtype, picked, w_y)
+        per = np.negative(o.mul(picked, w_y))
+        per[ignored] = 0  # w_y is 0 there, but an inf pick would make it NaN
+    elif m is not None:
         # Fast path: −log q_y = m + log Σ e^{x−m} − x_y; the full log-softmax is never built.
-        o: Any = _Fast
+        o: Any = PLAIN
         e = np.subtract(x, m)
         np.exp(e, out=e)
         per = np.log(e.sum(axis=1, dtype=dtype))
@@ -324,12 +217,7 @@ def _ce_forward(x, t, *, prob, weight, ignore_index, reduction, label_smoothing,
             per = o.add(o.mul(per, 1.0 - eps), o.mul(smooth, eps / n_classes))
     if squeeze:
         per = per[0]
-    if reduction == "none":
-        return per
-    total = np.asarray(o.sum(per))
-    if reduction == "sum":
-        return total
-    return _ratio(total, w_total, dtype)
+    return _safe.reduce(per, reduction, tame=o is PLAIN, divisor=w_total)
 
 
 def _ce_vjp(g, x, t, *, prob, weight, ignore_index, reduction, label_smoothing, logits):
@@ -345,7 +233,9 @@ def _ce_vjp(g, x, t, *, prob, weight, ignore_index, reduction, label_smoothing, 
     g = np.asarray(g)
     if prob:
         o = _ops_for(dtype, x, t, g)
-        G = _upstream(g.reshape(out_shape) if reduction == "none" else g, out_shape, reduction)
+        G = _safe.reduce_vjp(
+            g.reshape(out_shape) if reduction == "none" else g, out_shape, reduction
+        )
         if reduction == "mean" and x.size == 0:
             G = np.zeros(out_shape, dtype)
         b = t if eps == 0 else o.add(o.mul(t, 1.0 - eps), eps / n_classes)
@@ -363,7 +253,8 @@ def _ce_vjp(g, x, t, *, prob, weight, ignore_index, reduction, label_smoothing, 
     if n_classes == 0:
         return np.zeros(shape, dtype)
     m = _tame_row_max(x, w, g) if logits else None
-    o = _Fast if m is not None or (not logits and _tame(dtype, x, w, g)) else _Quiet
+    # nll_loss's gradient −G·w_y never looks at x
+    o = PLAIN if m is not None or (not logits and _tame(dtype, w, g)) else QUIET
     if reduction == "none":
         G = g.reshape(out_shape)
     elif reduction == "sum":
@@ -592,7 +483,7 @@ def _multi_margin_parts(x, t, p, margin, weight):
     w = _weight(weight, c, dtype)
     o = _ops_for(dtype, x2, w, margin)
     xy = x2[np.arange(n), t2][:, None]
-    z = o.add(o.add(_scalar(margin, dtype), -xy), x2)
+    z = o.add(o.add(_safe.scalar(margin, dtype), -xy), x2)
     active = z > 0  # torch: 0 at z = 0; NaN never counts
     active[np.arange(n), t2] = False
     return x2, t2, w, z, active, o
@@ -637,14 +528,14 @@ def multi_margin_loss(input, target, *, p, margin, weight, reduction):
     per = o.sum(h, axis=1) / x2.dtype.type(x2.shape[1])  # dividing by C ≥ 1 cannot overflow
     if reduction == "none" and target.ndim == 0:
         per = per.reshape(())
-    return _reduce(per, reduction, o)
+    return _safe.reduce(per, reduction, tame=o is PLAIN)
 
 
 @multi_margin_loss.defvjp
 def _(g, y, input, target, *, p, margin, weight, reduction):
     x2, t2, w, z, active, o = _multi_margin_parts(input, target, p, margin, weight)
     n, c = x2.shape
-    G = _upstream(np.asarray(g).reshape(-1) if reduction == "none" else g, (n,), reduction)
+    G = _safe.reduce_vjp(np.asarray(g).reshape(-1) if reduction == "none" else g, (n,), reduction)
     coef = o.mul(G, x2.dtype.type(1.0 / c))
     if w is not None:
         coef = o.mul(coef, w[t2])
@@ -732,14 +623,14 @@ def multilabel_margin_loss(input, target, *, reduction):
     per /= x2.dtype.type(c)
     if reduction == "none" and target.ndim <= 1:
         per = per.reshape(())
-    return _reduce(per, reduction, o)
+    return _safe.reduce(per, reduction, tame=o is PLAIN)
 
 
 @multilabel_margin_loss.defvjp
 def _(g, y, input, target, *, reduction):
     x2, t2, listed, is_target, o = _multilabel_parts(input, target)
     n, c = x2.shape
-    G = _upstream(np.asarray(g).reshape(-1) if reduction == "none" else g, (n,), reduction)
+    G = _safe.reduce_vjp(np.asarray(g).reshape(-1) if reduction == "none" else g, (n,), reduction)
     G = o.mul(G, x2.dtype.type(1.0 / c))
     gx = np.zeros((n, c), x2.dtype)
     for rows, yj, _z, active in _multilabel_hinges(x2, t2, listed, is_target, o):
@@ -783,7 +674,7 @@ def _(params, inputs):
 
 def _ranking_z(x1, x2, t, margin):
     o = _ops_for(x1.dtype, x1, x2, t, margin)
-    return o.add(o.mul(-t, o.add(x1, -x2)), _scalar(margin, x1.dtype)), o
+    return o.add(o.mul(-t, o.add(x1, -x2)), _safe.scalar(margin, x1.dtype)), o
 
 
 @loss(
@@ -805,13 +696,14 @@ def _ranking_z(x1, x2, t, margin):
 )
 def margin_ranking_loss(input1, input2, target, *, margin, reduction):
     z, o = _ranking_z(input1, input2, target, margin)
-    return _reduce(np.maximum(z, 0), reduction, o)  # np.maximum keeps NaN, as clamp_min
+    # np.maximum keeps NaN, as clamp_min
+    return _safe.reduce(np.maximum(z, 0), reduction, tame=o is PLAIN)
 
 
 @margin_ranking_loss.defvjp
 def _(g, y, input1, input2, target, *, margin, reduction):
     z, o = _ranking_z(input1, input2, target, margin)
-    G = np.where(z >= 0, _upstream(g, z.shape, reduction), 0).astype(z.dtype)
+    G = np.where(z >= 0, _safe.reduce_vjp(g, z.shape, reduction), 0).astype(z.dtype)
     d1 = o.mul(G, -target)
     return d1, -d1
 
@@ -904,24 +796,27 @@ def _cos_dloss(cos, target, margin):
 def cosine_embedding_loss(input1, input2, target, *, margin, reduction):
     cos = _cos_parts(input1, input2)[0]
     o = _ops_for(cos.dtype, cos, margin)
-    neg = np.maximum(o.add(cos, _scalar(-margin, cos.dtype)), 0)
+    neg = np.maximum(o.add(cos, _safe.scalar(-margin, cos.dtype)), 0)
     per = np.where(target == 1, 1 - cos, np.where(target == -1, neg, 0)).astype(cos.dtype)
-    return _reduce(per, reduction, o)
+    return _safe.reduce(per, reduction, tame=o is PLAIN)
 
 
 @cosine_embedding_loss.defvjp
 def _(g, y, input1, input2, target, *, margin, reduction):
     cos, a, b, ms1, ms2, denom, sa, sb, bad = _cos_parts(input1, input2)
     dl = _cos_dloss(cos, target, margin).astype(cos.dtype)
-    G = np.where(dl != 0, _upstream(g, cos.shape, reduction) * dl, 0).astype(cos.dtype)
+    G = np.where(dl != 0, _safe.reduce_vjp(g, cos.shape, reduction) * dl, 0).astype(cos.dtype)
     if bad is not None:
         G = np.where(bad & (dl != 0), np.nan, G)  # a NaN/inf row's gradient is NaN
     Gd = G / denom
     Gc = G * cos
     # ∂cos/∂x1 = x2/denom − cos·x1/‖x1‖² (with the eps), on the scaled rows.
-    d1 = Gd[..., None] * b - (Gc / ms1)[..., None] * a
-    d2 = Gd[..., None] * a - (Gc / ms2)[..., None] * b
-    d1, d2 = np.ldexp(d1, -sa), np.ldexp(d2, -sb)
+    d1 = Gd[..., None] * b
+    d1 -= (Gc / ms1)[..., None] * a
+    d2 = Gd[..., None] * a
+    d2 -= (Gc / ms2)[..., None] * b
+    if bad is not None:  # the rows were scaled by 2^-s: scale their gradients back
+        d1, d2 = np.ldexp(d1, -sa), np.ldexp(d2, -sb)
     return _ops.unbroadcast(d1, input1.shape), _ops.unbroadcast(d2, input2.shape)
 
 
@@ -982,21 +877,24 @@ def _any_to(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def _pdist(u, v, p, eps):
-    """d = ‖u − v + eps‖_p over the last axis, and r = ∂d/∂(u − v), both quiet.
+def _pdist(u, v, p, eps, o):
+    """d = ‖w‖_p over the last axis, w = u − v + eps, both quiet under QUIET.
 
     The p-norm is computed as s·(Σ (|w|/s)^p)^(1/p) with s = max |w| (so nothing
-    overflows) unless the rows are tame and p is 1 or 2. r = sign(w)·(|w|/d)^(p−1),
-    0 where d = 0 (torch's norm backward); NaN for rows holding NaN or ±inf.
+    overflows) unless the rows are tame (PLAIN) and p is 1 or 2. Rows holding NaN give
+    NaN, rows holding ±inf (and no NaN) inf.
     """
     dtype = u.dtype
-    o = _ops_for(dtype, u, v, eps)
-    w = o.add(o.add(u, -v), _scalar(eps, dtype))
+    if o is PLAIN:
+        w = np.asarray(np.subtract(u, v))
+        w += dtype.type(eps)
+    else:
+        w = o.add(o.add(u, -v), _safe.scalar(eps, dtype))
     if w.ndim == 0:
         w = w[None]
-    if o is _Fast and p == 2:
-        d = np.sqrt(np.einsum("...i,...i->...", w, w))
-    elif o is _Fast and p == 1:
+    if o is PLAIN and p == 2:
+        d = np.sqrt(np.vecdot(w, w))  # one pass, no w² temporary
+    elif o is PLAIN and p == 1:
         d = np.abs(w).sum(axis=-1, dtype=dtype)
     else:
         finite = np.isfinite(w)
@@ -1004,35 +902,51 @@ def _pdist(u, v, p, eps):
         absw = np.abs(np.where(finite, w, 0))
         s = absw.max(axis=-1, keepdims=True, initial=0)
         ratio = np.divide(absw, s, out=np.zeros_like(absw), where=s > 0)
-        d = _Quiet.mul(s[..., 0], np.power(np.power(ratio, p).sum(axis=-1, dtype=dtype), 1 / p))
+        d = QUIET.mul(s[..., 0], np.power(np.power(ratio, p).sum(axis=-1, dtype=dtype), 1 / p))
         d = np.where(rowfin, d, np.where(np.isnan(w).any(axis=-1), np.nan, np.inf))
-    d = d.astype(dtype, copy=False)
+    return d.astype(dtype, copy=False), w
+
+
+def _pgrad(d, w, p):
+    """r = ∂d/∂w = sign(w)·(|w|/d)^(p−1): 0 where d = 0 (torch's norm backward), NaN for
+    rows whose d is not finite."""
     with_rows = np.isfinite(d)[..., None] & (d[..., None] > 0)
     if p == 1:
         r = np.sign(w)
     else:
         ratio = np.divide(np.abs(w), d[..., None], out=np.zeros_like(w), where=with_rows)
         r = np.sign(w) * (ratio if p == 2 else np.power(ratio, p - 1))
-    r = np.where(np.isfinite(d)[..., None], r, np.nan).astype(dtype, copy=False)
-    return d, r, w
+    return np.where(np.isfinite(d)[..., None], r, np.nan).astype(w.dtype, copy=False)
+
+
+def _pgrad_times(d, w, p, G, o):
+    """r·G for per-row G (shape of d): for tame p = 2 rows, w·(G/d) in one pass when
+    every G/d is finite (then |w·G/d| ≤ |G|); else through r = ∂d/∂w."""
+    if o is PLAIN and p == 2:
+        coef = QUIET.div(G, d)
+        coef[d == 0] = 0
+        if np.isfinite(coef).all():
+            return w * coef[..., None]
+    return o.mul(_pgrad(d, w, p), G[..., None])
 
 
 def _triplet_parts(a, pos, neg, margin, p, eps, swap):
-    dp, rp, wp = _pdist(a, pos, p, eps)
-    dn, rn, wn = _pdist(a, neg, p, eps)
+    o = _ops_for(a.dtype, a, pos, neg, eps)
+    dp, wp = _pdist(a, pos, p, eps, o)
+    dn, wn = _pdist(a, neg, p, eps, o)
     share_n = share_s = None
-    ds = rs = ws = None
+    ds = ws = None
     if swap:
-        ds, rs, ws = _pdist(pos, neg, p, eps)
+        ds, ws = _pdist(pos, neg, p, eps, o)
         # torch.minimum: the smaller side takes the gradient, a tie splits it in half.
         share_n = np.where(dn < ds, 1.0, np.where(dn == ds, 0.5, 0.0))
         share_s = 1.0 - share_n
         dn_eff = np.minimum(dn, ds)
     else:
         dn_eff = dn
-    o = _ops_for(dp.dtype, dp, dn_eff, margin)
-    z = o.add(o.add(_scalar(margin, dp.dtype), dp), -dn_eff)
-    return z, o, (dp, rp, wp), (dn, rn, wn), (ds, rs, ws), share_n, share_s
+    oz = _ops_for(dp.dtype, dp, dn_eff, margin)
+    z = oz.add(oz.add(_safe.scalar(margin, dp.dtype), dp), -dn_eff)
+    return z, oz, o, (dp, wp), (dn, wn), (ds, ws), share_n, share_s
 
 
 @loss(
@@ -1075,29 +989,29 @@ def _triplet_parts(a, pos, neg, margin, p, eps, swap):
     ),
 )
 def triplet_margin_loss(anchor, positive, negative, *, margin, p, eps, swap, reduction):
-    z, o, *_ = _triplet_parts(anchor, positive, negative, margin, p, eps, swap)
+    z, oz, *_ = _triplet_parts(anchor, positive, negative, margin, p, eps, swap)
     per = np.maximum(z, 0)  # keeps NaN, as clamp_min
     if anchor.ndim == 0:
         per = per.reshape(())
-    return _reduce(per, reduction, o)
+    return _safe.reduce(per, reduction, tame=oz is PLAIN)
 
 
 @triplet_margin_loss.defvjp
 def _(g, y, anchor, positive, negative, *, margin, p, eps, swap, reduction):
-    z, o, (_dp, rp, _wp), (_dn, rn, _wn), (_ds, rs, _ws), share_n, share_s = _triplet_parts(
+    z, _oz, o, (dp, wp), (dn, wn), (ds, ws), share_n, share_s = _triplet_parts(
         anchor, positive, negative, margin, p, eps, swap
     )
     g = np.asarray(g).reshape(z.shape) if reduction == "none" else g
-    G = np.where(z >= 0, _upstream(g, z.shape, reduction), 0)
-    G = G.astype(z.dtype)[..., None]
-    Gn = G if share_n is None else G * share_n[..., None].astype(z.dtype)
-    grad_pos = o.mul(rp, G)
-    grad_neg = o.mul(rn, Gn)
+    G = np.where(z >= 0, _safe.reduce_vjp(g, z.shape, reduction), 0).astype(z.dtype)
+    o = o if _tame(z.dtype, G) else QUIET
+    Gn = G if share_n is None else G * share_n.astype(z.dtype)
+    grad_pos = _pgrad_times(dp, wp, p, G, o)
+    grad_neg = _pgrad_times(dn, wn, p, Gn, o)
     da = o.add(grad_pos, -grad_neg)
-    dpos = -grad_pos
+    dpos = np.negative(grad_pos, out=grad_pos)
     dneg = grad_neg
     if swap:
-        grad_swap = o.mul(rs, G * share_s[..., None].astype(z.dtype))
+        grad_swap = _pgrad_times(ds, ws, p, G * share_s.astype(z.dtype), o)
         dpos = o.add(dpos, -grad_swap)
         dneg = o.add(dneg, grad_swap)
     return tuple(
@@ -1108,13 +1022,15 @@ def _(g, y, anchor, positive, negative, *, margin, p, eps, swap, reduction):
 
 @triplet_margin_loss.defkinks
 def _triplet_kinks(step, anchor, positive, negative, *, margin, p, eps, swap, reduction):
-    z, _o, (dp, rp, wp), (dn, rn, wn), (ds, rs, ws), _share_n, _share_s = _triplet_parts(
+    z, _oz, _o, (dp, wp), (dn, wn), (ds, ws), _share_n, _share_s = _triplet_parts(
         anchor, positive, negative, margin, p, eps, swap
     )
+    rp, rn = _pgrad(dp, wp, p), _pgrad(dn, wn, p)
     reach = 2 * (np.abs(rp).sum(-1) + np.abs(rn).sum(-1))
     row = np.abs(z) <= step * reach
     pairs = [(dp, wp), (dn, wn)]
     if swap:
+        rs = _pgrad(ds, ws, p)
         row |= np.abs(dn - ds) <= step * 2 * (np.abs(rn).sum(-1) + np.abs(rs).sum(-1))
         pairs.append((ds, ws))
     for _d, w in pairs:  # the norm's own kinks: w = 0 (any coordinate for p = 1)

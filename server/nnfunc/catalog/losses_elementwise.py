@@ -5,150 +5,66 @@ of elements of the unreduced loss (per element here, per sample for
 multilabel_soft_margin_loss). Input and target must have the same shape: torch
 broadcasts a mismatch with only a warning, nnfunc refuses it.
 
-No input makes NumPy warn. Each forward first checks, with two cheap reductions per
-input, that its inputs are finite and small enough for the plain formula (no overflow,
-no inf - inf, no 0 * inf, and a sum that cannot overflow); only when they are not does
-it take the quiet arithmetic below, which gives the same IEEE results without warnings.
+No input makes NumPy warn (see _safe): each forward first checks, with two cheap
+reductions per input, that its inputs are finite and small enough for the plain
+formula (no overflow, no inf − inf, no 0·inf, and a sum that cannot overflow); only
+when they are not does it take the quiet arithmetic, which gives the same IEEE results
+without warnings. The VJPs check the upstream gradient too.
 """
 
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 from scipy import special
 
-from nnfunc.catalog import _ops
+from nnfunc.catalog import _ops, _safe
+from nnfunc.catalog._safe import PLAIN, QUIET
 from nnfunc.catalog.spec import REDUCTION, Input, Param, loss
 from nnfunc.errors import InvalidArgumentError
 
-# ---------------------------------------------------------------------------
-# Quiet arithmetic: IEEE results (0·inf, inf − inf, inf/inf, 0/0 → NaN; overflow →
-# ±inf) with no NumPy warning. Several passes each, so only taken for extreme inputs.
-# ---------------------------------------------------------------------------
+
+def _limit(degree: int, input: np.ndarray, scale: float = 1.0) -> float:
+    """How large tame values may be: a product of ``degree`` of them, times ``scale``,
+    summed over the input's elements cannot overflow."""
+    share = _safe.bound(input.dtype, input.size) / max(scale, 1.0)
+    return share ** (1.0 / degree)
 
 
-def _big(dtype: np.dtype) -> float:
-    return float(np.finfo(dtype).max)
+def _arith(degree: int, input: np.ndarray, *arrays, scale: float = 1.0):
+    """PLAIN when ``arrays`` (None skipped) are tame under ``_limit``; QUIET otherwise.
+    ``input`` gives the dtype and the element count."""
+    return _safe.arith(_limit(degree, input, scale), *arrays)
 
 
-def _dtype(*xs) -> np.dtype:
-    return np.result_type(*xs)
+def _blockwise(kernel, degree, reduction, input, target, scale=1.0, scratch=1):
+    """'mean' or 'sum' of ``kernel`` over (input, target) block by block (see
+    _safe.blockwise_reduce); None for 'none' or inputs that are not tame."""
+    if reduction == "none":
+        return None
+    limit = _limit(degree, input, scale)
+    return _safe.blockwise_reduce(kernel, limit, reduction, input, target, scratch=scratch)
 
 
-def _shape(*xs) -> tuple[int, ...]:
-    return np.broadcast_shapes(*(np.shape(x) for x in xs))
+def _squared_diff(out, x, y):
+    np.subtract(x, y, out=out)
+    return np.multiply(out, out, out=out)
 
 
-def _signed_inf(a, b):
-    """±inf with the sign of a·b (copysign keeps it clear of 0·inf)."""
-    return np.copysign(np.inf, a) * np.copysign(1.0, b)
+def _abs_diff(out, x, y):
+    np.subtract(x, y, out=out)
+    return np.abs(out, out=out)
 
 
-def _qmul(a, b):
-    dtype = _dtype(a, b)
-    m = _big(dtype) * (1 - 4 * np.finfo(dtype).eps)  # margin: the product's own rounding
-    invalid = ((a == 0) & np.isinf(b)) | (np.isinf(a) & (b == 0))
-    # |a·b| > m can only happen with |b| > 1, where m/|b| cannot overflow
-    absb = np.abs(b)
-    over = np.isfinite(a) & np.isfinite(b) & (absb > 1) & (np.abs(a) > m / np.maximum(absb, 1))
-    out = np.empty(_shape(a, b), dtype)
-    np.multiply(a, b, out=out, where=~(invalid | over))
-    np.copyto(out, np.nan, where=invalid)
-    np.copyto(out, _signed_inf(a, b), where=over)
-    return out
-
-
-def _qadd(a, b):
-    dtype = _dtype(a, b)
-    half_max = _big(dtype) / 2
-    invalid = np.isinf(a) & (a == -b)
-    # a/2 + b/2 never overflows and equals fl(a + b)/2, so it says exactly when a + b does
-    h = np.add(
-        np.multiply(a, 0.5), np.multiply(b, 0.5), out=np.zeros(_shape(a, b), dtype), where=~invalid
-    )
-    over = np.isfinite(a) & np.isfinite(b) & (np.abs(h) > half_max)
-    out = np.empty(h.shape, dtype)
-    np.add(a, b, out=out, where=~(invalid | over))
-    np.copyto(out, np.nan, where=invalid)
-    np.copyto(out, np.copysign(np.inf, h), where=over)
-    return out
-
-
-def _qsub(a, b):
-    return _qadd(a, np.negative(b))
-
-
-def _qdiv(a, b):
-    dtype = _dtype(a, b)
-    m = _big(dtype) * (1 - 4 * np.finfo(dtype).eps)
-    invalid = ((a == 0) & (b == 0)) | (np.isinf(a) & np.isinf(b))
-    by_zero = (b == 0) & (a != 0) & ~np.isnan(a)
-    absb = np.abs(b)
-    # |a/b| > m can only happen with |b| < 1, where m·|b| cannot overflow
-    over = np.isfinite(a) & (b != 0) & (absb < 1) & (np.abs(a) > m * np.minimum(absb, 1))
-    out = np.empty(_shape(a, b), dtype)
-    np.divide(a, b, out=out, where=~(invalid | by_zero | over))
-    np.copyto(out, np.nan, where=invalid)
-    np.copyto(out, _signed_inf(a, b), where=by_zero | over)
-    return out
-
-
-def _exp_limit(dtype: np.dtype) -> float:
-    """The largest x of ``dtype`` whose exp is finite."""
-    t = np.log(np.finfo(dtype).max)
-    while math.exp(float(t)) > _big(dtype):  # float64 exp checks float32's bound
-        t = np.nextafter(t, dtype.type(0))
-    return float(t)
-
-
-_EXP_LIMIT = {np.dtype(d): _exp_limit(np.dtype(d)) for d in (np.float32, np.float64)}
-
-
-def _qexp(x):
-    out = np.full(np.shape(x), np.inf, _dtype(x))
-    return np.exp(x, out=out, where=~(x > _EXP_LIMIT[out.dtype]))  # NaN stays NaN
-
-
-_PLAIN = SimpleNamespace(mul=np.multiply, add=np.add, sub=np.subtract, div=np.divide, exp=np.exp)
-_QUIET = SimpleNamespace(mul=_qmul, add=_qadd, sub=_qsub, div=_qdiv, exp=_qexp)
-
-
-def _tame(bound: float, *arrays: np.ndarray) -> bool:
-    """Every element finite and within ±bound (NaN is not)."""
-    return all(a.size == 0 or (-bound <= a.min() and a.max() <= bound) for a in arrays)
-
-
-def _arith(n: int, dtype: np.dtype, root: bool, *arrays: np.ndarray) -> SimpleNamespace:
-    """The plain ufuncs when ``arrays`` are finite and small enough that the loss
-    (quadratic in them when ``root``, else linear) and its sum over ``n`` elements cannot
-    overflow; the quiet ones otherwise."""
-    share = _big(dtype) / (16 * max(n, 1))
-    bound = math.sqrt(share) if root else share
-    return _PLAIN if _tame(bound, *arrays) else _QUIET
-
-
-def _quiet_sum(loss: np.ndarray, divisor: int) -> np.ndarray:
-    """sum(loss)/divisor without a warning: +inf and -inf together give NaN, an overflow ±inf."""
-    dtype = loss.dtype
-    if loss.size == 0:
-        return np.asarray(dtype.type(0) if divisor == 1 else dtype.type(np.nan))
-    hi, lo = loss.max(), loss.min()  # NaN propagates through both
-    if np.isnan(hi) or (hi == np.inf and lo == -np.inf):
-        return np.asarray(dtype.type(np.nan))
-    if np.isinf(hi) or np.isinf(lo):
-        return np.asarray(hi if np.isinf(hi) else lo)
-    k = math.ceil(math.log2(loss.size)) + 1  # scaled by 2^-k the sum cannot overflow
-    s = (loss * 2.0**-k).sum(dtype=dtype)
-    return np.asarray(_qmul(s, 2.0**k / divisor), dtype=dtype)
-
-
-def _reduce(loss: np.ndarray, reduction: str, op: SimpleNamespace) -> np.ndarray:
-    """torch's reduction; the plain one when the inputs were tame (their sum cannot fail)."""
-    if reduction == "none" or op is _PLAIN:
-        return _ops.reduce(loss, reduction)
-    return _quiet_sum(loss, loss.size if reduction == "mean" else 1)
+def _seeded(grad: np.ndarray, g, reduction: str, op) -> np.ndarray:
+    """grad times the upstream gradient of each element (g, or g/numel for 'mean'),
+    in place on the plain path."""
+    seed = _safe.reduce_vjp(g, grad.shape, reduction)
+    if op is PLAIN:
+        grad *= seed
+        return grad
+    return op.mul(grad, seed)
 
 
 # ---------------------------------------------------------------------------
@@ -178,7 +94,7 @@ def _check_weight(name: str, weight, input: np.ndarray) -> None:
         )
 
 
-def _weighted(loss: np.ndarray, weight, op: SimpleNamespace) -> np.ndarray:
+def _weighted(loss: np.ndarray, weight, op) -> np.ndarray:
     return loss if weight is None else op.mul(loss, weight)
 
 
@@ -206,18 +122,21 @@ WEIGHT = Param(
     notes=("MSE(inf, inf) is NaN (inf − inf), as in torch.",),
 )
 def mse_loss(input, target, reduction):
-    op = _arith(input.size, input.dtype, True, input, target)
+    total = _blockwise(_squared_diff, 2, reduction, input, target)
+    if total is not None:
+        return total
+    op = _arith(2, input, input, target)
     d = np.asarray(op.sub(input, target))  # 0-d arithmetic gives scalars; out= needs arrays
-    loss = np.multiply(d, d, out=d) if op is _PLAIN else op.mul(d, d)
-    return _reduce(loss, reduction, op)
+    loss = np.multiply(d, d, out=d) if op is PLAIN else op.mul(d, d)
+    return _safe.reduce(loss, reduction, tame=op is PLAIN)
 
 
 @mse_loss.defvjp
 def _(g, y, input, target, reduction):
-    op = _arith(input.size, input.dtype, True, input, target)
+    op = _arith(2, input, input, target, g, scale=2.0)
     d = np.asarray(op.sub(input, target))
-    seed = _ops.reduce_vjp(2 * g, input.shape, reduction)  # 2·g before it is spread out
-    return np.multiply(d, seed, out=d) if op is _PLAIN else op.mul(d, seed)
+    d = np.add(d, d, out=d) if op is PLAIN else op.mul(d, 2.0)  # 2(x − y)
+    return _seeded(d, g, reduction, op)
 
 
 mse_loss.defcheck(_check_same_shape(mse_loss))
@@ -233,14 +152,20 @@ mse_loss.defcheck(_check_same_shape(mse_loss))
     kinks=("x = y: gradient 0 (torch's sgn)",),
 )
 def l1_loss(input, target, reduction):
-    op = _arith(input.size, input.dtype, False, input, target)
-    return _reduce(np.abs(op.sub(input, target)), reduction, op)
+    total = _blockwise(_abs_diff, 1, reduction, input, target)
+    if total is not None:
+        return total
+    op = _arith(1, input, input, target)
+    d = np.asarray(op.sub(input, target))
+    return _safe.reduce(np.abs(d, out=d), reduction, tame=op is PLAIN)
 
 
 @l1_loss.defvjp
 def _(g, y, input, target, reduction):
-    op = _arith(input.size, input.dtype, False, input, target)
-    return np.sign(op.sub(input, target)) * _ops.reduce_vjp(g, input.shape, reduction)
+    op = _arith(1, input, input, target, g)
+    d = np.asarray(op.sub(input, target))
+    # sign(0) = 0, as torch's sgn; a fresh output (np.sign in place is 10x slower)
+    return _seeded(np.sign(d), g, reduction, op)
 
 
 l1_loss.defcheck(_check_same_shape(l1_loss))
@@ -248,7 +173,7 @@ l1_loss.defcheck(_check_same_shape(l1_loss))
 
 @l1_loss.defkinks
 def _(h, input, target, **params):
-    return (np.abs(_qsub(input, target)) <= h,)
+    return (np.abs(QUIET.sub(input, target)) <= h,)
 
 
 def _is_zero(t: float, dtype: np.dtype) -> bool:
@@ -256,13 +181,76 @@ def _is_zero(t: float, dtype: np.dtype) -> bool:
     return np.asarray(t, dtype) == 0  # underflow is silent
 
 
-def _smooth(d: np.ndarray, t: float) -> np.ndarray:
+def _huber_half(d: np.ndarray, t: float, h: np.ndarray | None = None) -> np.ndarray:
+    """h·(|d| − h) with h = min(|d|, t)/2, in d's own buffer: ½·huber(d, δ = t), i.e.
+    ¼d² inside |d| < t and ½t(|d| − ½t) outside. Plain arithmetic: for tame d only."""
+    a = np.abs(d, out=d)
+    h = np.minimum(a, t, out=h)
+    h *= 0.5
+    a -= h
+    a *= h
+    return a
+
+
+def _huber_half_kernel(t: float):
+    def kernel(out, h, x, y):
+        return _huber_half(np.subtract(x, y, out=out), t, h)
+
+    return kernel
+
+
+def _smooth_kernel(t: float):
+    """(c/t)(|d| − c/2), c = min(|d|, t), into the first buffer (plain, tame d)."""
+
+    def kernel(out, c, half, x, y):
+        a = np.abs(np.subtract(x, y, out=out), out=out)
+        np.minimum(a, t, out=c)
+        a -= np.multiply(c, 0.5, out=half)
+        c /= c.dtype.type(t)
+        a *= c
+        return a
+
+    return kernel
+
+
+def _smooth(d: np.ndarray, t: float, op) -> np.ndarray:
     """(c/t)(|d| − c/2) with c = min(|d|, t): ½d²/t inside |d| < t, |d| − ½t outside.
 
-    One expression for both branches, and c/t ≤ 1, so it cannot overflow for any t."""
+    One expression for both branches, and c/t ≤ 1, so it cannot overflow for any t
+    (QUIET: any d, and t = inf, where inf/inf is NaN)."""
+    if op is PLAIN:
+        a = np.abs(d, out=d)
+        c = np.minimum(a, t)
+        a -= np.multiply(c, 0.5)
+        c /= c.dtype.type(t)
+        a *= c
+        return a
     a = np.abs(d)
     c = np.minimum(a, t)
-    return (c / t) * (a - 0.5 * c)
+    return QUIET.mul(QUIET.div(c, t), a - 0.5 * c)
+
+
+def _clip_seeded(d: np.ndarray, t: float, g, reduction: str, op, divide: bool) -> np.ndarray:
+    """clip(d, −t, t) (÷ t when ``divide``) times the upstream gradient; in place."""
+    if op is not PLAIN:
+        slope = np.clip(d, -t, t)
+        return _seeded(QUIET.div(slope, t) if divide else slope, g, reduction, op)
+    np.clip(d, -t, t, out=d)
+    if reduction != "none" and d.size:
+        # one pass: d·(g/n)/t; |clip(d)|·|g|/t ≤ |g| cannot overflow; taken when the
+        # factor is a normal number (else clip, divide, multiply below)
+        factor = float(g)
+        if reduction == "mean":
+            factor = _safe.quotient(factor, float(d.dtype.type(d.size)))
+        if divide:
+            factor = _safe.quotient(factor, t)
+        f = _safe.scalar(factor, d.dtype)
+        if factor == 0 or np.finfo(d.dtype).tiny <= abs(f) < math.inf:
+            d *= f
+            return d
+    if divide:  # clip then divide (not d/t then clip): d/t would overflow for a tiny t
+        d /= d.dtype.type(t)
+    return _seeded(d, g, reduction, op)
 
 
 @loss(
@@ -287,20 +275,36 @@ def _smooth(d: np.ndarray, t: float) -> np.ndarray:
     notes=("β < 0 is refused (torch raises).",),
 )
 def smooth_l1_loss(input, target, reduction, beta):
-    op = _arith(input.size, input.dtype, False, input, target)
-    d = op.sub(input, target)
-    # computed as (c/β)(|d| − c/2): c/β ≤ 1, so nothing overflows for any β
-    loss = np.abs(d) if _is_zero(beta, input.dtype) else _smooth(d, beta)
-    return _reduce(loss, reduction, op)
+    if _is_zero(beta, input.dtype):
+        return l1_loss.forward(input, target, reduction)
+    if beta >= 1:  # 2·h(|d| − h)/β, h = min(|d|, β)/2, scaled once after the sum
+        half = _blockwise(_huber_half_kernel(beta), 1, reduction, input, target, beta, 2)
+        if half is not None:
+            return _safe.scalar(2.0 * float(half) / beta, input.dtype)
+    else:
+        total = _blockwise(_smooth_kernel(beta), 1, reduction, input, target, beta, 3)
+        if total is not None:
+            return total
+    op = _arith(1, input, input, target, scale=beta)
+    d = np.asarray(op.sub(input, target))
+    if op is not PLAIN or beta < 1:
+        # (c/β)(|d| − c/2): c/β ≤ 1, so nothing overflows or underflows early for any β
+        return _safe.reduce(_smooth(d, beta, op), reduction, tame=op is PLAIN)
+    # β ≥ 1: 2·h(|d| − h)/β, h = min(|d|, β)/2, scaled once after the sum
+    half = _huber_half(d, beta)
+    if reduction == "none":
+        half *= 2.0 / beta
+        return half
+    return _safe.scalar(2.0 * float(_safe.reduce(half, reduction, tame=True)) / beta, d.dtype)
 
 
 @smooth_l1_loss.defvjp
 def _(g, y, input, target, reduction, beta):
-    op = _arith(input.size, input.dtype, False, input, target)
-    d = op.sub(input, target)
-    # clip then divide (not d/β then clip): d/β would overflow for a tiny β
-    slope = np.sign(d) if _is_zero(beta, input.dtype) else np.clip(d, -beta, beta) / beta
-    return slope * _ops.reduce_vjp(g, input.shape, reduction)
+    if _is_zero(beta, input.dtype):
+        return l1_loss.vjp(g, y, input, target, reduction)
+    op = _arith(1, input, input, target, g)
+    d = np.asarray(op.sub(input, target))
+    return _clip_seeded(d, beta, g, reduction, op, divide=True)  # clip(d, −β, β)/β
 
 
 smooth_l1_loss.defcheck(_check_same_shape(smooth_l1_loss))
@@ -308,7 +312,7 @@ smooth_l1_loss.defcheck(_check_same_shape(smooth_l1_loss))
 
 @smooth_l1_loss.defkinks
 def _(h, input, target, beta, **params):
-    a = np.abs(_qsub(input, target))
+    a = np.abs(QUIET.sub(input, target))
     near = np.abs(a - beta) <= h
     return (near | (a <= h) if beta == 0 else near,)
 
@@ -333,22 +337,25 @@ def _(h, input, target, beta, **params):
     notes=("huber_loss = δ · smooth_l1_loss with β = δ (torch, RUN).",),
 )
 def huber_loss(input, target, reduction, delta):
-    op = _arith(input.size, input.dtype, False, input, target)
-    d = op.sub(input, target)
-    if op is _PLAIN:
-        a = np.abs(d)
-        c = np.minimum(a, delta)
-        loss = c * (a - 0.5 * c)  # ½d² inside, δ(|d| − ½δ) outside
-    else:  # δ·smooth_l1(β=δ): the product may overflow for a huge |d|
-        loss = _qmul(_smooth(d, delta), delta)
-    return _reduce(loss, reduction, op)
+    half = _blockwise(_huber_half_kernel(delta), 1, reduction, input, target, delta, 2)
+    if half is not None:  # ½d² inside, δ(|d| − ½δ) outside, halved
+        return _safe.scalar(2.0 * float(half), input.dtype)
+    op = _arith(1, input, input, target, scale=delta)
+    d = np.asarray(op.sub(input, target))
+    if op is not PLAIN:  # δ·smooth_l1(β=δ): the product may overflow for a huge |d|
+        return _safe.reduce(QUIET.mul(_smooth(d, delta, op), delta), reduction)
+    half = _huber_half(d, delta)  # ½d² inside, δ(|d| − ½δ) outside, halved
+    if reduction == "none":
+        half += half
+        return half
+    return _safe.scalar(2.0 * float(_safe.reduce(half, reduction, tame=True)), d.dtype)
 
 
 @huber_loss.defvjp
 def _(g, y, input, target, reduction, delta):
-    op = _arith(input.size, input.dtype, False, input, target)
-    d = op.sub(input, target)
-    return np.clip(d, -delta, delta) * _ops.reduce_vjp(g, input.shape, reduction)
+    op = _arith(1, input, input, target, g, scale=delta)
+    d = np.asarray(op.sub(input, target))
+    return _clip_seeded(d, delta, g, reduction, op, divide=False)  # clip(d, −δ, δ)
 
 
 huber_loss.defcheck(_check_same_shape(huber_loss))
@@ -356,7 +363,7 @@ huber_loss.defcheck(_check_same_shape(huber_loss))
 
 @huber_loss.defkinks
 def _(h, input, target, delta, **params):
-    return (np.abs(np.abs(_qsub(input, target)) - delta) <= h,)
+    return (np.abs(np.abs(QUIET.sub(input, target)) - delta) <= h,)
 
 
 # ---------------------------------------------------------------------------
@@ -405,15 +412,16 @@ def binary_cross_entropy(input, target, weight, reduction):
     # −[y·log x + (1 − y)·log(1 − x)]; not log(1−x) + y(log x − log(1−x)), which cancels
     log_x *= target
     log_x += (1 - target) * log_1mx
-    loss = np.negative(log_x, out=log_x)
-    return _ops.reduce(_weighted(loss, weight, _PLAIN), reduction)
+    loss = np.negative(log_x, out=log_x)  # in [0, 100]
+    op = _arith(1, input, weight, scale=-_LOG_CLAMP)
+    return _safe.reduce(_weighted(loss, weight, op), reduction, tame=op is PLAIN)
 
 
 @binary_cross_entropy.defvjp
 def _(g, y, input, target, weight, reduction):
-    grad = (input - target) / np.maximum(input * (1 - input), _BCE_EPS)
-    grad *= _ops.reduce_vjp(g, input.shape, reduction)
-    return _weighted(grad, weight, _PLAIN)
+    grad = (input - target) / np.maximum(input * (1 - input), _BCE_EPS)  # |·| ≤ 1/_BCE_EPS
+    op = _arith(2, input, weight, g, scale=1 / _BCE_EPS)
+    return _weighted(_seeded(grad, g, reduction, op), weight, op)
 
 
 binary_cross_entropy.defcheck(_probabilities(binary_cross_entropy))
@@ -421,16 +429,16 @@ binary_cross_entropy.defcheck(_probabilities(binary_cross_entropy))
 
 def _mul0(a, b):
     """a·b with 0·anything = 0 (the limit of y·log σ as the coefficient y → 0)."""
-    out = _qmul(a, b)
+    out = QUIET.mul(a, b)
     np.copyto(out, 0, where=(a == 0))
     return out
 
 
-def _logit_terms(x, y, pos_weight):
-    """Unweighted (1 − y)·softplus(x) + p·y·softplus(−x), and the arithmetic used."""
-    n = x.size
-    op = _arith(n, x.dtype, True, x, y, *(() if pos_weight is None else (pos_weight,)))
-    if op is _PLAIN:
+def _logit_terms(x, y, pos_weight, weight):
+    """Unweighted (1 − y)·softplus(x) + p·y·softplus(−x), and the arithmetic used
+    (PLAIN also promises that weighting and summing the terms cannot overflow)."""
+    op = _arith(4, x, x, y, pos_weight, weight)  # p·y·softplus(±x)·w
+    if op is PLAIN:
         # softplus(−x) = max(−x, 0) + log1p(e^−|x|): the exponent is never positive
         sp = np.asarray(np.abs(x))
         np.negative(sp, out=sp)
@@ -443,18 +451,36 @@ def _logit_terms(x, y, pos_weight):
         sp += np.maximum(-x, 0)
         return (1 - y) * x + (1 + (pos_weight - 1) * y) * sp, op
     # extreme logits: the two-softplus form has only ≥ 0 terms, so no inf − inf
-    py = y if pos_weight is None else _qmul(pos_weight, y)
-    return _qadd(_mul0(1 - y, _ops.softplus(x)), _mul0(py, _ops.softplus(-x))), op
+    py = y if pos_weight is None else QUIET.mul(pos_weight, y)
+    return QUIET.add(_mul0(QUIET.sub(1, y), _ops.softplus(x)), _mul0(py, _ops.softplus(-x))), op
 
 
-def _logit_grad(x, y, pos_weight):
+def _logit_kernel(out, tmp, x, y):
+    """(1 − y)x + softplus(−x) = max(x, 0) − y·x + log1p(e^−|x|) of one block (plain)."""
+    sp = np.abs(x, out=out)
+    np.negative(sp, out=sp)
+    np.exp(sp, out=sp)
+    np.log1p(sp, out=sp)
+    sp += np.maximum(x, 0, out=tmp)
+    sp -= np.multiply(y, x, out=tmp)
+    return sp
+
+
+def _logit_grad(x, y, pos_weight, op):
     """∂/∂x of the terms above: σ(x) − y, or (p·y + 1 − y)σ(x) − p·y."""
-    s = _ops.sigmoid(x)
-    if pos_weight is None:
+    s = np.asarray(_ops.sigmoid(x))
+    if op is PLAIN and pos_weight is None:
         s -= y
         return s
-    py = pos_weight * y
-    return (py + 1 - y) * s - py
+    if pos_weight is None:
+        return op.sub(s, y)
+    py = op.mul(pos_weight, y)
+    return op.sub(op.mul(op.sub(op.add(py, 1), y), s), py)
+
+
+def _logit_vjp_op(x, y, pos_weight, weight, g):
+    """The arithmetic of the logit VJPs: σ(x) ∈ [0, 1], so x need not be tame."""
+    return _arith(4, x, y, pos_weight, weight, g)  # p·y·g·w
 
 
 @loss(
@@ -482,15 +508,19 @@ def _logit_grad(x, y, pos_weight):
     ),
 )
 def binary_cross_entropy_with_logits(input, target, weight, reduction, pos_weight):
-    loss, op = _logit_terms(input, target, pos_weight)
-    return _reduce(_weighted(loss, weight, op), reduction, op)
+    if weight is None and pos_weight is None:
+        total = _blockwise(_logit_kernel, 2, reduction, input, target, scratch=2)
+        if total is not None:
+            return total
+    loss, op = _logit_terms(input, target, pos_weight, weight)
+    return _safe.reduce(_weighted(loss, weight, op), reduction, tame=op is PLAIN)
 
 
 @binary_cross_entropy_with_logits.defvjp
 def _(g, y, input, target, weight, reduction, pos_weight):
-    grad = _logit_grad(input, target, pos_weight)
-    grad *= _ops.reduce_vjp(g, input.shape, reduction)
-    return _weighted(grad, weight, _PLAIN)
+    op = _logit_vjp_op(input, target, pos_weight, weight, g)
+    grad = _seeded(_logit_grad(input, target, pos_weight, op), g, reduction, op)
+    return _weighted(grad, weight, op)
 
 
 @binary_cross_entropy_with_logits.defcheck
@@ -498,6 +528,19 @@ def _(params, inputs):
     _ops.same_shape(binary_cross_entropy_with_logits, *inputs)
     _check_weight("weight", params["weight"], inputs[0])
     _check_weight("pos_weight", params["pos_weight"], inputs[0])
+
+
+def _soft_margin_kernel(out, tmp, x, y):
+    """softplus(−y·x) = max(z, 0) + log1p(e^−|z|), z = −y·x, of one block (plain)."""
+    z = np.multiply(x, y, out=out)
+    np.negative(z, out=z)
+    e = np.abs(z, out=tmp)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    np.log1p(e, out=e)
+    np.maximum(z, 0, out=z)
+    z += e
+    return z
 
 
 @loss(
@@ -513,19 +556,20 @@ def _(params, inputs):
     ),
 )
 def soft_margin_loss(input, target, reduction):
-    op = _arith(input.size, input.dtype, True, input, target)
+    total = _blockwise(_soft_margin_kernel, 2, reduction, input, target, scratch=2)
+    if total is not None:
+        return total
+    op = _arith(2, input, input, target)
     z = op.mul(np.negative(target), input)
-    return _reduce(_ops.softplus(z), reduction, op)
+    return _safe.reduce(_ops.softplus(z), reduction, tame=op is PLAIN)
 
 
 @soft_margin_loss.defvjp
 def _(g, y, input, target, reduction):
-    op = _arith(input.size, input.dtype, True, input, target)
+    op = _arith(2, input, input, target, g)
     s = np.asarray(_ops.sigmoid(op.mul(np.negative(target), input)))  # σ(−y·x)
-    s *= target
-    np.negative(s, out=s)
-    s *= _ops.reduce_vjp(g, input.shape, reduction)
-    return s
+    s = np.multiply(s, target, out=s) if op is PLAIN else op.mul(s, target)
+    return _seeded(np.negative(s, out=s), g, reduction, op)
 
 
 soft_margin_loss.defcheck(_check_same_shape(soft_margin_loss))
@@ -544,25 +588,26 @@ soft_margin_loss.defcheck(_check_same_shape(soft_margin_loss))
     ),
 )
 def multilabel_soft_margin_loss(input, target, weight, reduction):
-    terms, op = _logit_terms(input, target, None)
+    terms, op = _logit_terms(input, target, None, weight)
     terms = _weighted(terms, weight, op)
     c = input.shape[-1]
     if c == 0:  # 0/0: torch's per-sample mean over no classes is NaN
         per_sample = np.full(input.shape[:-1], np.nan, dtype=input.dtype)
-    elif op is _PLAIN:
+    elif op is PLAIN:
         per_sample = terms.sum(axis=-1, dtype=input.dtype) / input.dtype.type(c)
-    else:  # scaled by 2^-k the sum over classes cannot overflow
-        k = math.ceil(math.log2(c)) + 1
-        per_sample = _qmul((terms * 2.0**-k).sum(axis=-1, dtype=input.dtype), 2.0**k / c)
-    return _reduce(per_sample, reduction, op)
+    else:  # the quiet sum over classes, then ÷ C (≥ 1: cannot overflow)
+        per_sample = QUIET.sum(terms, axis=-1) / input.dtype.type(c)
+    return _safe.reduce(per_sample, reduction, tame=op is PLAIN)
 
 
 @multilabel_soft_margin_loss.defvjp
 def _(g, y, input, target, weight, reduction):
-    grad = _logit_grad(input, target, None)
-    seed = _ops.reduce_vjp(g, input.shape[:-1], reduction)
-    grad *= seed[..., None] / input.dtype.type(max(input.shape[-1], 1))
-    return _weighted(grad, weight, _PLAIN)
+    op = _logit_vjp_op(input, target, None, weight, g)
+    grad = _logit_grad(input, target, None, op)
+    seed = _safe.reduce_vjp(g, input.shape[:-1], reduction)
+    seed = seed[..., None] / input.dtype.type(max(input.shape[-1], 1))  # ÷ C ≥ 1: no overflow
+    grad = np.multiply(grad, seed, out=grad) if op is PLAIN else op.mul(grad, seed)
+    return _weighted(grad, weight, op)
 
 
 @multilabel_soft_margin_loss.defcheck
@@ -589,18 +634,17 @@ def _(params, inputs):
     notes=("As torch, a target outside {1, −1} gets both terms (y = 0, x = 0.3 gives 1.0).",),
 )
 def hinge_embedding_loss(input, target, margin, reduction):
-    op = _arith(input.size, input.dtype, False, input) if math.isfinite(margin) else _QUIET
+    op = _arith(1, input, input, margin)
     hinge = np.maximum(op.sub(margin, input), 0)  # NaN propagates, as clamp_min
     loss = op.add(np.where(target != 1, hinge, 0), np.where(target != -1, input, 0))
-    return _reduce(loss, reduction, op)
+    return _safe.reduce(loss, reduction, tame=op is PLAIN)
 
 
 @hinge_embedding_loss.defvjp
 def _(g, y, input, target, margin, reduction):
     grad = (target != -1).astype(input.dtype)
     grad -= (target != 1) & (input <= margin)  # ≤: the gradient passes at x = margin
-    grad *= _ops.reduce_vjp(g, input.shape, reduction)
-    return grad
+    return _seeded(grad, g, reduction, _arith(1, input, g))  # |grad| ≤ 1
 
 
 hinge_embedding_loss.defcheck(_check_same_shape(hinge_embedding_loss))
@@ -616,12 +660,12 @@ def _(h, input, target, margin, **params):
 # ---------------------------------------------------------------------------
 
 
-def _poisson_op(input, target, log_input):
-    n, dtype = input.size, input.dtype
-    op = _arith(n, dtype, True, input, target)
-    # e^x must stay within the sum's share of the float range
-    if op is _PLAIN and log_input and n and not input.max() <= math.log(_big(dtype) / (16 * n)):
-        op = _QUIET
+def _poisson_op(input, target, log_input, g=None):
+    op = _arith(2, input, input, target, g)
+    # e^x must stay within the sum's share of the float range (its root: times g)
+    cap = _safe.bound(input.dtype, input.size, 1 if g is None else 2)
+    if op is PLAIN and log_input and input.size and not float(input.max()) <= math.log(cap):
+        op = QUIET
     return op
 
 
@@ -659,23 +703,30 @@ def _stirling(y, op):
 )
 def poisson_nll_loss(input, target, log_input, full, eps, reduction):
     op = _poisson_op(input, target, log_input)
-    if log_input:
+    if log_input and op is PLAIN:
+        loss = np.asarray(np.exp(input))
+        loss -= target * input
+    elif log_input:
         loss = op.sub(op.exp(input), op.mul(target, input))
     else:
         loss = op.sub(input, special.xlogy(target, op.add(input, eps)))
     if full:
         loss = op.add(loss, _stirling(target, op))
-    return _reduce(loss, reduction, op)
+    return _safe.reduce(loss, reduction, tame=op is PLAIN)
 
 
 @poisson_nll_loss.defvjp
 def _(g, y, input, target, log_input, full, eps, reduction):
-    op = _poisson_op(input, target, log_input)
-    if log_input:
+    op = _poisson_op(input, target, log_input, g)
+    if log_input and op is PLAIN:
+        grad = np.asarray(np.exp(input))
+        grad -= target
+    elif log_input:
         grad = op.sub(op.exp(input), target)
-    else:
-        grad = op.sub(1, op.div(target, op.add(input, eps)))
-    return op.mul(grad, _ops.reduce_vjp(g, input.shape, reduction))
+    else:  # y/(x + eps) may divide by (nearly) 0 for any x: always quiet
+        grad = QUIET.sub(1, QUIET.div(target, QUIET.add(input, eps)))
+        op = QUIET
+    return _seeded(grad, g, reduction, op)
 
 
 poisson_nll_loss.defcheck(_check_same_shape(poisson_nll_loss))
@@ -686,11 +737,14 @@ def _var_view(var: np.ndarray, input: np.ndarray) -> np.ndarray:
     return var[..., None] if var.ndim == input.ndim - 1 else var
 
 
-def _gaussian_parts(input, target, var, eps):
+def _gaussian_parts(input, target, var, eps, g=None):
     v = np.maximum(_var_view(var, input), eps)  # torch clamps under no_grad; NaN stays
-    n = input.size
-    share = _big(input.dtype) * min(eps, 1.0) / (16 * max(n, 1))
-    op = _PLAIN if _tame(math.sqrt(share), input, target) and _tame(share, v) else _QUIET
+    # |d| ≤ 2L and v ≥ e = min(eps, 1): d²/v ≤ 4L²/e, and the VJP's g·d²/v² ≤ 4L³/e²
+    # (|g| ≤ L), both kept within the sum's share of the float range
+    share, e = _safe.bound(input.dtype, input.size), min(eps, 1.0)
+    limit = math.sqrt(share * e) if g is None else (share * e * e) ** (1 / 3) / 2
+    tame = _safe.is_tame(limit, input, target, g) and _safe.is_tame(share, v)
+    op = PLAIN if tame else QUIET
     d = op.sub(input, target)
     return d, v, op.div(op.mul(d, d), v), op  # d, clamped v, d²/v
 
@@ -733,13 +787,13 @@ def gaussian_nll_loss(input, target, var, full, eps, reduction):
     loss *= 0.5
     if full:
         loss += 0.5 * math.log(2 * math.pi)
-    return _reduce(loss, reduction, op)
+    return _safe.reduce(loss, reduction, tame=op is PLAIN)
 
 
 @gaussian_nll_loss.defvjp
 def _(g, y, input, target, var, full, eps, reduction):
-    d, v, q, op = _gaussian_parts(input, target, var, eps)
-    seed = _ops.reduce_vjp(g, input.shape, reduction)
+    d, v, q, op = _gaussian_parts(input, target, var, eps, g)
+    seed = _safe.reduce_vjp(g, input.shape, reduction)
     dx = op.mul(op.div(d, v), seed)
     dv = op.mul(op.div(op.sub(1, q), v), op.mul(0.5, seed))  # ½(1/v − d²/v²)
     dv = _ops.unbroadcast(dv, _var_view(var, input).shape).reshape(var.shape)
@@ -774,19 +828,20 @@ def _(h, input, target, var, *, eps, **params):
     return (np.zeros(input.shape, dtype=bool), var <= eps + h)
 
 
-def _kl_op(input, target, log_target):
-    op = _arith(input.size, input.dtype, True, input, target)
-    limit = math.log(_big(input.dtype) / (16 * max(input.size, 1)))  # e^y stays in range
-    if op is _PLAIN and log_target and target.size and not target.max() <= limit:
-        op = _QUIET
+def _kl_op(input, target, log_target, g=None):
+    op = _arith(2, input, input, target, g)
+    # e^y must stay within the sum's share of the float range (its root: times g)
+    cap = _safe.bound(input.dtype, input.size, 1 if g is None else 2)
+    if op is PLAIN and log_target and target.size and not float(target.max()) <= math.log(cap):
+        op = QUIET
     return op
 
 
-def _kl_seed(g, input, reduction):
+def _kl_reduce(loss, input, reduction, tame):
     if reduction != "batchmean":
-        return _ops.reduce_vjp(g, input.shape, reduction)
-    batch = input.shape[0] if input.ndim else 1
-    return np.broadcast_to(g / g.dtype.type(batch) if batch else g, input.shape)
+        return _safe.reduce(loss, reduction, tame=tame)
+    batch = input.shape[0] if input.ndim else 1  # torch divides only when input.dim() != 0
+    return _safe.reduce(loss, "mean", tame=tame, divisor=batch)
 
 
 @loss(
@@ -813,22 +868,31 @@ def _kl_seed(g, input, reduction):
 )
 def kl_div(input, target, reduction, log_target):
     op = _kl_op(input, target, log_target)
-    if log_target:
+    if op is PLAIN and log_target:
+        loss = np.asarray(np.exp(target))
+        loss *= target - input
+    elif log_target:
         loss = op.mul(op.exp(target), op.sub(target, input))
+    elif op is PLAIN and target.size and float(target.min()) > 0:
+        # every y > 0 (the usual case): y·(log y − x), without xlogy's slower 0·log 0 care
+        loss = np.asarray(np.log(target))
+        loss -= input
+        loss *= target
     else:  # xlogy: 0·log 0 = 0
         loss = op.sub(special.xlogy(target, target), op.mul(target, input))
-    if reduction != "batchmean":
-        return _reduce(loss, reduction, op)
-    total = _reduce(loss, "sum", op)
-    batch = input.shape[0] if input.ndim else 1
-    return total / total.dtype.type(batch) if batch else np.full((), np.nan, total.dtype)
+    return _kl_reduce(loss, input, reduction, op is PLAIN)
 
 
 @kl_div.defvjp
 def _(g, y, input, target, reduction, log_target):
-    op = _kl_op(input, target, log_target)
+    op = _kl_op(input, target, log_target, g)
     weight = op.exp(target) if log_target else target
-    return op.mul(np.negative(weight), _kl_seed(g, input, reduction))
+    if reduction == "batchmean":
+        batch = input.shape[0] if input.ndim else 1
+        seed = _safe.reduce_vjp(g, input.shape, "mean", divisor=batch)
+    else:
+        seed = _safe.reduce_vjp(g, input.shape, reduction)
+    return op.mul(np.negative(weight), seed)
 
 
 kl_div.defcheck(_check_same_shape(kl_div))
