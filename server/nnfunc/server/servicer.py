@@ -197,11 +197,13 @@ class FunctionServicer(pb_grpc.FunctionServiceServicer):
         with self._idle:
             self._in_flight += 1
         try:
-            context.send_initial_metadata(self.replica)
+            # Refuse before sending any header: gRPC retries a call on another replica
+            # only while no response metadata has arrived.
             if self.draining.is_set():
                 raise UnavailableError("the server is shutting down; retry on another replica")
             if not context.is_active():
                 raise _inactive(context)
+            context.send_initial_metadata(self.replica)
             response = fn(request)
         except Exception as exc:  # every failure leaves as a status: the server stays up
             error = status.as_error(exc)
