@@ -73,6 +73,44 @@ def softplus(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 
+def shifted(x: np.ndarray, axis: int, negate: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """(d, bad): d = z - max(z) along ``axis`` for z = -x if ``negate`` else x.
+
+    Every d is <= 0 (or -inf), so exp(d) never overflows. ``bad`` marks (keepdims shape)
+    the slices whose max is not finite (NaN, +inf, or all -inf): their d is a
+    placeholder 0 and the caller turns them into NaN; None when every slice is fine.
+    """
+    m = x.min(axis=axis, keepdims=True) if negate else x.max(axis=axis, keepdims=True)
+    bad = ~np.isfinite(m)
+    if bad.any():
+        # A placeholder shift of 0 on placeholder zeros: no inf - inf, no exp(+inf).
+        m = np.where(bad, 0, m)
+        x = np.where(bad, 0, x)
+    else:
+        bad = None
+    # z - max(z) can only overflow (to -inf, its rounded value) when the shift and the
+    # entry are both huge and of opposite signs; two cheap reductions rule that out.
+    big = float(np.finfo(x.dtype).max)
+    if negate:  # d = min(x) - x
+        low = float(m.min())
+        if low >= 0 or float(x.max()) <= low + big:
+            return np.subtract(m, x), bad
+        far = x > np.minimum(m, 0) + big
+        out = np.full(x.shape, -np.inf, dtype=x.dtype)
+        return np.subtract(m, x, out=out, where=~far), bad
+    high = float(m.max())
+    if high <= 0 or float(x.min()) >= high - big:
+        return np.subtract(x, m), bad
+    far = x < np.maximum(m, 0) - big  # includes -inf entries, whose d is -inf anyway
+    out = np.full(x.shape, -np.inf, dtype=x.dtype)
+    return np.subtract(x, m, out=out, where=~far), bad
+
+
+def all_finite(a: np.ndarray) -> bool:
+    """No NaN or ±inf in ``a``: two fast reductions (NaN propagates through both)."""
+    return a.size == 0 or bool(np.isfinite(a.min()) and np.isfinite(a.max()))
+
+
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``grad`` over the axes that broadcasting added or stretched to reach its shape."""
     if grad.shape == tuple(shape):

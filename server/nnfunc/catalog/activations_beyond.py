@@ -25,7 +25,6 @@ from scipy import special
 from nnfunc.catalog import _ops
 from nnfunc.catalog.activations import gelu as _gelu_spec
 from nnfunc.catalog.activations import relu as _relu_spec
-from nnfunc.catalog.along_axis import _all_finite, _shifted
 from nnfunc.catalog.spec import REQUIRED, Param, activation, near_points
 from nnfunc.errors import InvalidArgumentError
 
@@ -481,7 +480,7 @@ def _sparsemax_rows(d: np.ndarray) -> np.ndarray:
 def _shift_rows(x: np.ndarray, ax: int, floor: float):
     """(d, bad): x − max(x) along ax (never overflowing), clipped below at ``floor``
     (entries that far below the max are outside any support), and the bad slices."""
-    d, bad = _shifted(x, ax, negate=False)
+    d, bad = _ops.shifted(x, ax, negate=False)
     np.maximum(d, floor, out=d)
     return d, bad
 
@@ -551,7 +550,7 @@ def _support_vjp(g: np.ndarray, y: np.ndarray, s: np.ndarray, axis: int | None) 
 def _(g, y, input, axis):
     s = (y > 0).astype(y.dtype)
     out = _support_vjp(g, y, s, axis)
-    if not _all_finite(y):
+    if not _ops.all_finite(y):
         np.copyto(out, np.nan, where=np.isnan(y))
     return out
 
@@ -567,7 +566,7 @@ def _(eps, input, axis):
     if input.size == 0:
         return (np.zeros(input.shape, dtype=bool),)
     z, ax = _as_rows(input, axis)
-    d, _ = _shifted(z, ax, negate=False)
+    d, _ = _ops.shifted(z, ax, negate=False)
     y = np.moveaxis(_sparsemax_rows(_move_last(np.maximum(d, -2.0), ax)), -1, ax)
     tau = np.max(d - y, axis=ax, keepdims=True)  # = d − y on the support
     near = np.abs(d - tau) <= 2 * eps  # moving any element by eps moves τ by <= eps
@@ -618,7 +617,7 @@ def logmeanexp(input, axis, keepdims):
     n = z.shape[ax]
     if n == 0 or z.size == 0:
         return np.full(shape, np.nan if n == 0 else 0.0, dtype=x.dtype)
-    d, _bad = _shifted(z, ax, negate=False)
+    d, _bad = _ops.shifted(z, ax, negate=False)
     s = np.exp(d, out=d).sum(axis=ax, keepdims=True)  # >= 1: the max's own term is e^0
     y = np.log(s)
     y -= math.log(n)  # in [-log n, 0]
@@ -635,7 +634,7 @@ def _(g, y, input, axis, keepdims):
     if x.size == 0:
         return np.zeros_like(x)
     z, ax = _as_rows(x, axis)
-    e, bad = _shifted(z, ax, negate=False)
+    e, bad = _ops.shifted(z, ax, negate=False)
     np.exp(e, out=e)
     e /= e.sum(axis=ax, keepdims=True)
     e *= np.reshape(g, _keep_shape(z, ax, True))
@@ -1169,7 +1168,7 @@ def _gated_vjp(act, g, input, dim, **params):
     out = np.empty_like(input)
     da, db = np.split(out, 2, axis=ax)
     gb = _product(g, b)
-    if _all_finite(gb):
+    if _ops.all_finite(gb):
         da[...] = act.vjp(gb, h, a, **params)
     else:  # ±inf upstream meeting a zero slope: NaN, quietly
         da[...] = _product(gb, np.asarray(act.vjp(np.ones_like(a), h, a, **params)))
@@ -1428,7 +1427,7 @@ def entmax15(input, dim):
     if input.size == 0:
         return np.empty_like(input)
     z, ax = _as_rows(input, dim)
-    d, bad = _shifted(z, ax, negate=False)
+    d, bad = _ops.shifted(z, ax, negate=False)
     d *= 0.5
     np.maximum(d, -2.0, out=d)  # τ >= -1 after the shift: entries below -2 stay out
     y = np.moveaxis(_entmax15_rows(_move_last(d, ax)), -1, ax)

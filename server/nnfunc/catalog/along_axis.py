@@ -52,39 +52,6 @@ def _check_dim(params, inputs) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _shifted(x: np.ndarray, axis: int, negate: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """(d, bad): d = z - max(z) along ``axis`` for z = -x if ``negate`` else x.
-
-    Every d is <= 0 (or -inf), so exp(d) never overflows. ``bad`` marks (keepdims shape)
-    the slices whose max is not finite (NaN, +inf, or all -inf): their d is a
-    placeholder 0 and the caller turns them into NaN; None when every slice is fine.
-    """
-    m = x.min(axis=axis, keepdims=True) if negate else x.max(axis=axis, keepdims=True)
-    bad = ~np.isfinite(m)
-    if bad.any():
-        # A placeholder shift of 0 on placeholder zeros: no inf - inf, no exp(+inf).
-        m = np.where(bad, 0, m)
-        x = np.where(bad, 0, x)
-    else:
-        bad = None
-    # z - max(z) can only overflow (to -inf, its rounded value) when the shift and the
-    # entry are both huge and of opposite signs; two cheap reductions rule that out.
-    big = float(np.finfo(x.dtype).max)
-    if negate:  # d = min(x) - x
-        low = float(m.min())
-        if low >= 0 or float(x.max()) <= low + big:
-            return np.subtract(m, x), bad
-        far = x > np.minimum(m, 0) + big
-        out = np.full(x.shape, -np.inf, dtype=x.dtype)
-        return np.subtract(m, x, out=out, where=~far), bad
-    high = float(m.max())
-    if high <= 0 or float(x.min()) >= high - big:
-        return np.subtract(x, m), bad
-    far = x < np.maximum(m, 0) - big  # includes -inf entries, whose d is -inf anyway
-    out = np.full(x.shape, -np.inf, dtype=x.dtype)
-    return np.subtract(x, m, out=out, where=~far), bad
-
-
 def _as_rows(x: np.ndarray, dim: int) -> tuple[np.ndarray, int]:
     """A 0-d input as a 1-element vector (torch treats it as one slice), and the axis."""
     if x.ndim == 0:
@@ -96,7 +63,7 @@ def _softmax(x: np.ndarray, dim: int, negate: bool) -> np.ndarray:
     if x.size == 0:
         return np.empty_like(x)
     z, axis = _as_rows(x, dim)
-    e, bad = _shifted(z, axis, negate)
+    e, bad = _ops.shifted(z, axis, negate)
     np.exp(e, out=e)
     e /= e.sum(axis=axis, keepdims=True)  # the sum is >= 1: the max's own term is e^0
     if bad is not None:
@@ -174,7 +141,7 @@ def log_softmax(input, dim):
     if input.size == 0:
         return np.empty_like(input)
     z, axis = _as_rows(input, dim)
-    d, bad = _shifted(z, axis, negate=False)
+    d, bad = _ops.shifted(z, axis, negate=False)
     # log Σ e^d is in [0, log n]: the max's own term is e^0 = 1.
     d -= np.log(np.exp(d).sum(axis=axis, keepdims=True))
     if bad is not None:
@@ -249,7 +216,7 @@ def _(g, y, input, dim):
 def glu(input, dim):
     a, b = _halves(input, dim)
     gate = _ops.sigmoid(b)
-    if _all_finite(a):
+    if _ops.all_finite(a):
         gate *= a
         return gate
     return _times(a, gate)
@@ -281,7 +248,7 @@ def _(g, y, input, dim):
     da, db = np.split(out, 2, axis=axis)
     np.multiply(g, gate, out=da)
     np.subtract(1, gate, out=gate)  # 1 − σ(b), in place: σ(b) is no longer needed
-    if _all_finite(y):
+    if _ops.all_finite(y):
         np.multiply(y, gate, out=db)
         db *= g
     else:  # y = ±inf where a is: inf·0 where σ(b) = 1 is NaN, as in torch
@@ -293,11 +260,6 @@ def _(g, y, input, dim):
 def _halves(x: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
     a, b = np.split(x, 2, axis=_ops.normalize_dim(dim, x.ndim))
     return a, b
-
-
-def _all_finite(a: np.ndarray) -> bool:
-    """No NaN or ±inf in ``a``: two fast reductions (NaN propagates through both)."""
-    return a.size == 0 or bool(np.isfinite(a.min()) and np.isfinite(a.max()))
 
 
 def _times(u: np.ndarray, v: np.ndarray) -> np.ndarray:

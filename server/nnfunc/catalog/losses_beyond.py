@@ -28,7 +28,6 @@ import math
 import numpy as np
 
 from nnfunc.catalog import _ops, _safe
-from nnfunc.catalog.along_axis import _shifted
 from nnfunc.catalog.spec import Input, Param, loss
 from nnfunc.errors import InvalidArgumentError
 
@@ -183,7 +182,7 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
     """log softmax over the last axis; NaN rows for NaN, +inf or all −inf (jax's)."""
     if x.size == 0:
         return np.empty_like(x)
-    d, bad = _shifted(x, -1, False)
+    d, bad = _ops.shifted(x, -1, False)
     d -= np.log(np.exp(d).sum(axis=-1, keepdims=True, dtype=d.dtype))  # the sum is ≥ 1
     if bad is not None:
         np.copyto(d, np.nan, where=bad)
