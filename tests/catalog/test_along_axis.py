@@ -221,3 +221,11 @@ def test_metadata(name):
     assert spec.vjp is not None and spec.kink_mask is None and not spec.kinks  # smooth
     if name != "glu":
         assert any("deprecated" in n and "dim=-1" in n for n in spec.notes)
+
+
+def test_glu_vjp_with_a_zero_upstream_where_the_output_is_infinite():
+    """x = [inf, 1, 0, 0]: y = [inf·σ(0), 1·σ(0)]; g = [0, 1] meets the infinite output
+    with 0, so ∂b₀ = 0·inf·σ'(0) is NaN (IEEE, as torch), with no warning; the rest by
+    hand: ∂a = g·σ(0) = [0, 1/2], ∂b₁ = 1·1·σ(0)(1 − σ(0)) = 1/4."""
+    (grad,) = catalog.gradient("glu", np.array([np.inf, 1.0, 0.0, 0.0]), grad_output=[0.0, 1.0])
+    np.testing.assert_array_equal(grad, [0.0, 0.5, np.nan, 0.25])

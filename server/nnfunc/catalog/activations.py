@@ -698,3 +698,118 @@ def _(eps, input, *, beta, threshold):
     if not math.isfinite(point):
         return (np.zeros(np.shape(input), dtype=bool),)
     return (np.abs(input - point) <= eps,)
+
+
+# ---------------------------------------------------------------------------
+# Second order (check_gradient(order=2)): f''(x) for each elementwise entry
+# ---------------------------------------------------------------------------
+
+
+@sigmoid.defsecond
+def _(y, input):
+    d = 1 - 2 * y  # σ'' = σ(1 − σ)(1 − 2σ)
+    d *= y
+    d *= 1 - y
+    return d
+
+
+@tanh.defsecond
+def _(y, input):
+    return -2 * y * (1 - y * y)  # tanh'' = −2 tanh (1 − tanh²)
+
+
+relu.defsecond(lambda y, input: 0)
+leaky_relu.defsecond(lambda y, input, *, negative_slope: 0)
+rrelu.defsecond(lambda y, input, *, lower, upper, training: 0)
+
+
+@prelu.defvjpvjp
+def _(w, g, y, input, weight):
+    # h = (g·s(x, a), Σ g·min(0, x)) with s = 1 for x > 0, else a.
+    wx, wa = w
+    a = _prelu_slopes(input, weight)
+    wa_b = _prelu_slopes(input, wa)
+    negative = input <= 0  # the slope's side (torch: a at 0 and NaN too)
+    dg = wx * np.where(negative, a, 1) + _times0(wa_b, np.minimum(input, 0))
+    # ∂/∂x: g·w_a where x < 0 (min(0, x)' = 1 there, 0 at the kink x = 0)
+    dx = g * wa_b * (input < 0)
+    contrib = wx * g * negative
+    axes = tuple(k for k in range(input.ndim) if a.ndim == 0 or k != 1)
+    da = contrib.sum(axis=axes) if axes else contrib
+    return dg, dx, np.reshape(da, weight.shape)
+
+
+def _exp_below_zero(x: np.ndarray, scale: float) -> np.ndarray:
+    """scale·e^x for x <= 0, 0 above and at NaN: the second derivative of elu/selu."""
+    d = np.exp(np.fmin(x, 0))
+    d *= _pick(x <= 0, scale, 0.0, x.dtype)
+    return d
+
+
+def _kink_at_zero(step, input, /, **params):
+    return (np.abs(input) <= step,)
+
+
+elu.defsecond(lambda y, input, *, alpha: _exp_below_zero(input, alpha))
+elu.defkinks2(_kink_at_zero)  # f'' jumps from alpha to 0 (a kink of f' even for alpha = 1)
+selu.defsecond(lambda y, input: _exp_below_zero(input, SELU_SCALE * SELU_ALPHA))
+selu.defkinks2(_kink_at_zero)
+
+
+@celu.defsecond
+def _(y, input, *, alpha):
+    d = np.exp(_celu_exponent(input, alpha))  # e^(x/α)/α for x <= 0, 0 above
+    d *= _pick(input <= 0, 1 / alpha, 0.0, input.dtype)
+    return d
+
+
+celu.defkinks2(_kink_at_zero)  # f' is continuous at 0, f'' jumps from 1/alpha to 0
+
+
+@gelu.defsecond
+def _(y, input, *, approximate):
+    if approximate == "tanh":
+        # f' = ½(1 + t) + ½x(1 − t²)u', t = tanh(u), u = k(x + cx³):
+        # f'' = (1 − t²)(u' − x·t·u'² + 3kc·x²)
+        xc = np.clip(input, -10.0, 10.0)
+        x2 = xc * xc
+        t = _gelu_tanh_inner(xc)
+        du = _GELU_K * (1 + (3 * _GELU_C) * x2)
+        d = du - xc * t * du * du + (3 * _GELU_K * _GELU_C) * x2
+        d *= 1 - t * t
+        return d
+    xc = np.clip(input, -100.0, 100.0)  # φ is exactly 0 beyond ±40
+    x2 = xc * xc
+    d = np.exp(-0.5 * x2)  # gelu'' = φ(x)(2 − x²)
+    d *= (2 - x2) * (1 / _SQRT_2PI)
+    return d
+
+
+@silu.defsecond
+def _(y, input):
+    s = _ops.sigmoid(input)  # silu'' = σ(1 − σ)(2 + x(1 − 2σ))
+    xc = np.clip(input, -1000.0, 1000.0)  # σ(1 − σ) is exactly 0 beyond: no inf·0
+    d = 2 + xc * (1 - 2 * s)
+    d *= s * (1 - s)
+    return d
+
+
+@mish.defsecond
+def _(y, input):
+    # mish' = t + x(1 − t²)σ with t' = (1 − t²)σ, σ' = σ(1 − σ):
+    # mish'' = (1 − t²)σ·(2 + x((1 − σ) − 2tσ))
+    t = np.tanh(_ops.softplus(input))
+    s = _ops.sigmoid(input)
+    xc = np.clip(input, -1000.0, 1000.0)
+    d = 2 + xc * ((1 - s) - 2 * t * s)
+    d *= (1 - t * t) * s
+    return d
+
+
+@softplus.defsecond
+def _(y, input, *, beta, threshold):
+    z = input if beta == 1 else input * beta
+    s = _ops.sigmoid(z)  # β·σ(βx)(1 − σ(βx)) on the log branch, 0 on the linear one
+    d = s * (1 - s)
+    d *= beta
+    return np.where(z > threshold, 0, d)

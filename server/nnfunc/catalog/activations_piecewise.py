@@ -518,3 +518,49 @@ def _(g, y, input, threshold, value):
 
 
 threshold.defkinks(near_points(lambda threshold, value: _finite(threshold)))
+
+
+# ---------------------------------------------------------------------------
+# Second order (check_gradient(order=2)): f''(x) for each entry
+# ---------------------------------------------------------------------------
+
+# Piecewise linear: f'' = 0 away from the kinks.
+relu6.defsecond(lambda y, input: 0)
+hardtanh.defsecond(lambda y, input, min_val, max_val: 0)
+hardsigmoid.defsecond(lambda y, input: 0)
+softshrink.defsecond(lambda y, input, lambd: 0)
+hardshrink.defsecond(lambda y, input, lambd: 0)
+threshold.defsecond(lambda y, input, threshold, value: 0)
+
+
+@hardswish.defsecond
+def _(y, input):
+    inside = (input > -3) & (input < 3)  # (x/3 + 1/2)' = 1/3 between the kinks
+    return inside * input.dtype.type(1 / 3)
+
+
+@softsign.defsecond
+def _(y, input):
+    d = np.abs(input)  # softsign'' = −2 sign(x) / (1 + |x|)³, cubed from the reciprocal
+    d += 1
+    d = np.reciprocal(d)
+    d = d * d * d
+    d *= -2 * np.sign(input)
+    return d
+
+
+# softsign' = 1/(1 + |x|)² has a kink at 0 (f'' jumps from 2 to −2).
+softsign.defkinks2(lambda step, input, /: (np.abs(input) <= step,))
+
+
+@logsigmoid.defsecond
+def _(y, input):
+    d = np.expm1(y)  # −σ(x)σ(−x) = e^y·(e^y − 1), from the output
+    d *= np.exp(y)
+    return d
+
+
+@tanhshrink.defsecond
+def _(y, input):
+    t = np.tanh(input)  # (tanh²)' = 2 tanh (1 − tanh²)
+    return 2 * t * (1 - t * t)

@@ -251,9 +251,8 @@ def _(g, y, input, dim):
     if _ops.all_finite(y):
         np.multiply(y, gate, out=db)
         db *= g
-    else:  # y = ±inf where a is: inf·0 where σ(b) = 1 is NaN, as in torch
-        db[...] = _times(y, gate)
-        db *= g
+    else:  # y = ±inf where a is: inf·0 (σ(b) = 1, or g = 0) is NaN, as in torch
+        db[...] = _times(_times(y, gate), g)
     return out
 
 
@@ -267,3 +266,63 @@ def _times(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     invalid = (np.isinf(u) & (v == 0)) | ((u == 0) & np.isinf(v))
     out = np.full(np.broadcast_shapes(u.shape, v.shape), np.nan, dtype=np.result_type(u, v))
     return np.multiply(u, v, out=out, where=~invalid)
+
+
+# ---------------------------------------------------------------------------
+# Second order (check_gradient(order=2))
+# ---------------------------------------------------------------------------
+
+
+def _slice_sum(a: np.ndarray, dim: int) -> np.ndarray:
+    """Σ along dim, kept for broadcasting (a 0-d array is its own slice)."""
+    return np.sum(a, axis=_ops.normalize_dim(dim, a.ndim) if a.ndim else None, keepdims=True)
+
+
+def _softmax_vjp_vjp(w, g, s, dim, negate):
+    """h = ±s ⊙ (g − ⟨g, s⟩): ∂⟨h, w⟩/∂g = ±s ⊙ (w − ⟨w, s⟩) (J is symmetric), and
+    through s, with u = w⊙g − g⟨w, s⟩ − w⟨g, s⟩ = ∂(⟨wg, s⟩ − ⟨g, s⟩⟨w, s⟩)/∂s,
+    ∂/∂x = s ⊙ (u − ⟨u, s⟩) for softmax and for softmin (two sign flips)."""
+    if s.size == 0:
+        return np.zeros_like(s), np.zeros_like(s)
+    dg = _softmax_vjp(w, s, dim, negate)
+    u = w * g
+    u -= g * _slice_sum(w * s, dim)
+    u -= w * _slice_sum(g * s, dim)
+    return dg, _softmax_vjp(u, s, dim, negate=False)
+
+
+@softmax.defvjpvjp
+def _(w, g, y, input, dim):
+    return _softmax_vjp_vjp(w, g, y, dim, negate=False)
+
+
+@softmin.defvjpvjp
+def _(w, g, y, input, dim):
+    return _softmax_vjp_vjp(w, g, y, dim, negate=True)
+
+
+@log_softmax.defvjpvjp
+def _(w, g, y, input, dim):
+    # h = g − p·Σg (p = e^y): ∂⟨h, w⟩/∂g = w − ⟨w, p⟩, and
+    # ∂/∂x = −Σg · ∂⟨w, p⟩/∂x = −Σg · p ⊙ (w − ⟨w, p⟩).
+    if y.size == 0:
+        return np.zeros_like(y), np.zeros_like(y)
+    p = np.exp(y)
+    dg = w - _slice_sum(w * p, dim)
+    dx = dg * p
+    dx *= -_slice_sum(g, dim)
+    return dg, dx
+
+
+@glu.defvjpvjp
+def _(w, g, y, input, dim):
+    # h = (g·s, g·a·s(1 − s)) with s = σ(b); w = (w_a, w_b) halves like the input.
+    a, b = _halves(input, dim)
+    wa, wb = _halves(w, dim)
+    s = _ops.sigmoid(b)
+    ds = s * (1 - s)
+    a_ds = _times(a, ds)  # a·s(1 − s): NaN where a = ±inf meets s(1 − s) = 0, as y's
+    dg = wa * s + _times(wb, a_ds)
+    da = wb * g * ds
+    db = wa * g * ds + _times(_times(wb * g, a_ds), 1 - 2 * s)
+    return dg, np.concatenate([da, db], axis=_ops.normalize_dim(dim, input.ndim))

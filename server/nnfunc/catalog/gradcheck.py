@@ -2,7 +2,7 @@
 differences in float64. It serves both the CheckGradient RPC and the test suite.
 
     check_gradient(function, *inputs, grad_output=None, grads=None, eps=1e-6, atol=1e-5,
-                   rtol=1e-3, mode="auto", seed=0, parameters=None, **params)
+                   rtol=1e-3, mode="auto", seed=0, parameters=None, order=1, **params)
         -> GradcheckReport
 
 (``parameters`` carries function parameters whose names the checker uses itself, such
@@ -59,6 +59,20 @@ Diagnostics
   elements out; fast mode zeroes u where the gradient is not finite and skips the input
   when f(x ± eps·u) is not. Each is noted. Equal infinities on both sides count as no
   change (jax's safe_sub), so an output that stays at inf does not spoil the check.
+Order 2 (torch's gradgradcheck)
+-------------------------------
+``order=2`` checks the second-order VJP (``spec.vjp_vjp``) the same way: the function
+checked is the VJP itself, h(g, x) = J(x)ᵀg, a function of the upstream gradient g and
+the inputs (``second_order_spec``: its inputs are grad_output followed by the function's
+inputs; its output is the VJP, the VJPs of several differentiable inputs flattened and
+concatenated; its VJP is the analytic second order). g is ``grad_output``, uniform in
+[-1, 1) when None (torch's gradgradcheck draws it the same way, unseeded); the upstream
+w of h's output is uniform in [-1, 1) too (ones would hide errors: softmax's VJP of
+ones is 0 for every x). Both come from ``numpy.random.default_rng([seed, 2])``. The
+kinks left out are the function's and those of its first derivative
+(``spec.kink_mask2``); h is linear in g, so g has none. Supplied gradients
+(``grads``) are checked at order 1 only.
+
 No input makes the checker itself warn: differences are taken on finite values only and
 magnitudes are bounded (numerical values beyond 1e100 count as non-finite).
 """
@@ -67,16 +81,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from nnfunc.catalog.registry import lookup, prepare, value_and_grad
-from nnfunc.catalog.spec import FunctionSpec
+from nnfunc.catalog.spec import FunctionSpec, Input
 from nnfunc.errors import InvalidArgumentError
 
 MODES = ("auto", "full", "fast")
+ORDERS = (1, 2)
 AUTO_FULL_ELEMENTS = 4096
 AUTO_FULL_ELEMENTWISE = 1 << 20
 _BATCH_VALUES = 1 << 22  # values per stacked forward call (32 MB of float64)
@@ -119,10 +134,13 @@ class GradcheckReport:
     inputs: tuple[InputReport, ...]
     checked_supplied: bool = False
     notes: tuple[str, ...] = field(default=())
+    order: int = 1  # 2: the second-order VJP was checked (inputs[0] is grad_output)
 
     def __str__(self) -> str:
+        order = f" order={self.order}" if self.order != 1 else ""
         lines = [
-            f"gradcheck {self.function} {dict(self.params)} mode={self.mode} eps={self.eps:g} "
+            f"gradcheck {self.function}{order} {dict(self.params)} mode={self.mode} "
+            f"eps={self.eps:g} "
             f"atol={self.atol:g} rtol={self.rtol:g}: {'passed' if self.passed else 'FAILED'}"
         ]
         for r in self.inputs:
@@ -154,15 +172,21 @@ def check_gradient(
     mode: str = "auto",
     seed: int = 0,
     parameters: Mapping[str, Any] | None = None,
+    order: int = 1,
     **params: Any,
 ) -> GradcheckReport:
-    """Check the VJP of every differentiable input (see the module docstring).
+    """Check the VJP of every differentiable input (see the module docstring), or with
+    ``order=2`` the second-order VJP (module docstring, "Order 2").
 
     The function's parameters come as keywords, or in ``parameters`` for names the
     checker itself uses (gaussian_nll_loss's and poisson_nll_loss's ``eps``).
     """
     spec = lookup(function)
     params = {**(parameters or {}), **params}
+    if isinstance(order, bool) or not isinstance(order, int | np.integer) or order not in ORDERS:
+        raise InvalidArgumentError(f"order: expected 1 or 2, got {order!r}", field="order")
+    if order == 2:
+        return _check_order2(spec, inputs, grad_output, grads, eps, atol, rtol, mode, seed, params)
     # Bounded so that x ± eps and atol + rtol·|n| never overflow.
     eps = _setting("eps", eps, 1.0, positive=True)
     atol = _setting("atol", atol, 1e10)
@@ -224,6 +248,134 @@ def check_gradient(
         inputs=tuple(reports),
         checked_supplied=grads is not None,
         notes=tuple(notes),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Order 2: the VJP as a function, checked like any other
+# ---------------------------------------------------------------------------
+
+
+def second_order_spec(function: str | FunctionSpec) -> FunctionSpec:
+    """The unregistered spec of a function's VJP h(grad_output, *inputs) = J(x)ᵀg.
+
+    Its inputs are grad_output (shaped like the function's output) then the function's
+    inputs; its parameters and cross-parameter check are the function's; its output is
+    the VJP (for several differentiable inputs, their VJPs flattened and concatenated);
+    its VJP is the function's second-order VJP; its kinks are those of the function and
+    of its first derivative. InvalidArgumentError naming "order" when the function has
+    no second-order VJP.
+    """
+    spec = lookup(function)
+    if spec.vjp is None or spec.vjp_vjp is None:
+        raise InvalidArgumentError(
+            f"order: {spec.name} has no second-order VJP, so only order=1 can be checked",
+            field="order",
+        )
+    diff = [k for k, inp in enumerate(spec.inputs) if inp.differentiable]
+
+    def shapes(xs):
+        return [np.shape(xs[k]) for k in diff]
+
+    def forward(g, *xs, **params):
+        out = spec.vjp(g, spec.forward(*xs, **params), *xs, **params)
+        return _joined(out if isinstance(out, tuple) else (out,), shapes(xs))
+
+    def vjp(w, h, g, *xs, **params):
+        ws = _split(w, shapes(xs))
+        out = spec.vjp_vjp(ws[0] if len(ws) == 1 else ws, g, spec.forward(*xs, **params),
+                           *xs, **params)  # fmt: skip
+        return tuple(out)
+
+    def check(params, inputs):
+        if spec.check is not None:
+            spec.check(params, tuple(inputs[1:]))
+
+    def kink_mask(step, g, /, *xs, **params):
+        masks = [np.zeros(np.shape(g), dtype=bool)]
+        for j, k in enumerate(diff):
+            near = np.zeros(np.shape(xs[k]), dtype=bool)
+            for source in (spec.kink_mask, spec.kink_mask2):
+                if source is not None:
+                    near = near | np.asarray(source(step, *xs, **params)[j], dtype=bool)
+            masks.append(near)
+        return tuple(masks)
+
+    return FunctionSpec(
+        name=f"{spec.name}_vjp",
+        kind=spec.kind,
+        forward=forward,
+        summary=f"The VJP of {spec.name} as a function of (grad_output, inputs).",
+        formula="h(g, x) = J(x)ᵀg",
+        inputs=(Input("grad_output"), *spec.inputs),
+        params=spec.params,
+        source=spec.source,
+        elementwise=spec.elementwise and len(diff) == 1 and spec.kind == "activation",
+        vjp=vjp,
+        kink_mask=kink_mask,
+        check=check,
+    )
+
+
+def _joined(grads: Sequence[np.ndarray], shapes: list[tuple[int, ...]]) -> np.ndarray:
+    """One gradient as its input's shape; several flattened and concatenated."""
+    full = [np.broadcast_to(np.asarray(a), s) for a, s in zip(grads, shapes, strict=True)]
+    return np.array(full[0]) if len(full) == 1 else np.concatenate([a.ravel() for a in full])
+
+
+def _split(w: np.ndarray, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+    """The inverse of _joined for the upstream w."""
+    if len(shapes) == 1:
+        return [np.asarray(w).reshape(shapes[0])]
+    ends = np.cumsum([math.prod(s) for s in shapes])[:-1]
+    return [part.reshape(s) for part, s in zip(np.split(w, ends), shapes, strict=True)]
+
+
+def _check_order2(spec, inputs, grad_output, grads, eps, atol, rtol, mode, seed, params):
+    derived = second_order_spec(spec)
+    if grads is not None:
+        raise InvalidArgumentError(
+            "order: supplied gradients are checked at order 1 only; leave them out to "
+            "check the second-order VJP",
+            field="order",
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InvalidArgumentError(f"seed: expected a non-negative int, got {seed!r}", field="seed")
+    _, user_params, result = prepare(spec, inputs, params)  # errors name the user's fields
+    xs, bound, _ = prepare(spec, _as_float64(spec, inputs), params)
+    y = np.asarray(spec.forward(*xs, **bound))
+    rng = np.random.default_rng([int(seed), 2])
+    if grad_output is None:
+        g = rng.uniform(-1.0, 1.0, y.shape)
+    else:
+        g = _upstream(grad_output, y.shape)
+        if g.size and np.abs(g).max() > float(np.finfo(result).max):
+            raise InvalidArgumentError(
+                f"grad_output: expected magnitudes within the {result} range of the inputs",
+                field="grad_output",
+            )
+    g = g.astype(result)
+    diff = [k for k, inp in enumerate(spec.inputs) if inp.differentiable]
+    sizes = [xs[k].shape for k in diff]
+    w = rng.uniform(-1.0, 1.0, sizes[0] if len(sizes) == 1 else (sum(map(math.prod, sizes)),))
+    report = check_gradient(
+        derived,
+        g,
+        *inputs,
+        grad_output=w,
+        eps=eps,
+        atol=atol,
+        rtol=rtol,
+        mode=mode,
+        seed=seed,
+        parameters=params,
+    )
+    note = (
+        "order 2: the function checked is the VJP h(grad_output, inputs) = J(x)ᵀg; its "
+        "inputs[0] is grad_output and its inputs[k + 1] the function's inputs[k]"
+    )
+    return replace(
+        report, function=spec.name, params=user_params, order=2, notes=(note, *report.notes)
     )
 
 

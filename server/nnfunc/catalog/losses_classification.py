@@ -1062,3 +1062,94 @@ def _(params, inputs):
             f"{[list(x.shape) for x in inputs]} do not broadcast together",
             field="inputs[1]",
         ) from None
+
+
+# ---------------------------------------------------------------------------
+# Second order (check_gradient(order=2))
+# ---------------------------------------------------------------------------
+
+
+def _ce_row_totals(g, x, t, *, prob, weight, ignore_index, reduction, label_smoothing):
+    """T_n = G_n·Σ_c b_nc per row (N, d...): the seeded total weight of the row's
+    −Σ_c b_c log q_c, which scales its Hessian diag(q) − q qᵀ."""
+    dtype = x.dtype
+    x, t = _class_views(x, t, prob)
+    n_classes = x.shape[1]
+    w = _weight(weight, n_classes, dtype)
+    eps = label_smoothing
+    out_shape = x.shape[:1] + x.shape[2:]
+    g = np.asarray(g)
+    if prob:
+        G = _safe.reduce_vjp(
+            g.reshape(out_shape) if reduction == "none" else g, out_shape, reduction
+        )
+        b = t if eps == 0 else QUIET.add(QUIET.mul(t, 1.0 - eps), eps / n_classes)
+        if w is not None:
+            b = QUIET.mul(b, w.reshape((-1,) + (1,) * (x.ndim - 2)))
+        return QUIET.mul(G, QUIET.sum(b, axis=1))
+    ignored = t == ignore_index
+    _, w_y, w_total = _target_weights(t, ignored, w, dtype)
+    if reduction == "none":
+        G = g.reshape(out_shape)
+    elif reduction == "sum":
+        G = np.broadcast_to(g, out_shape)
+    elif w_total == 0:
+        G = np.full(out_shape, 0.0 if ignored.all() else np.nan, dtype)
+    else:
+        G = np.broadcast_to(_ratio(g, w_total, dtype), out_shape)
+    total = QUIET.mul(w_y, 1.0 - eps)
+    if eps > 0:
+        cw = float(n_classes) if w is None else float(QUIET.sum(w))
+        total = QUIET.add(total, np.where(ignored, 0.0, eps / n_classes * cw).astype(dtype))
+    return QUIET.mul(G, total)
+
+
+def _ce_vjp_vjp(w, g, x, t, *, logits, **kw):
+    """h = Σ_n G_n·(q_n·Σb_n − b_n) is linear in g: ∂⟨h, w⟩/∂g is w contracted with the
+    VJP of ones over the class axis (over everything for a scalar g); and
+    ∂/∂x = T_n·q ⊙ (w − ⟨w, q⟩) (zero for nll_loss, which is linear in x)."""
+    first = _ce_vjp(np.ones(np.shape(g), x.dtype), x, t, logits=logits, **kw)
+    prod = QUIET.mul(w, first)
+    g = np.asarray(g)
+    dg = QUIET.sum(prod) if g.ndim == 0 else QUIET.sum(prod, axis=1)
+    if not logits or x.size == 0:
+        return dg, np.zeros(x.shape, x.dtype)
+    totals = _ce_row_totals(g, x, t, **kw)
+    xv, _ = _class_views(x, t, kw["prob"])
+    wv = w.reshape(xv.shape)
+    q = np.exp(_log_softmax(xv, QUIET))
+    inner = QUIET.sum(QUIET.mul(wv, q), axis=1, keepdims=True)
+    dx = QUIET.mul(QUIET.mul(q, QUIET.sub(wv, inner)), totals[:, None])
+    return dg, dx.reshape(x.shape)
+
+
+@cross_entropy.defvjpvjp
+def _(w, g, y, input, target, *, weight, ignore_index, reduction, label_smoothing):
+    return _ce_vjp_vjp(
+        w,
+        g,
+        input,
+        target,
+        prob=target.dtype.kind == "f",
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        logits=True,
+    )
+
+
+@nll_loss.defvjpvjp
+def _(w, g, y, input, target, *, weight, ignore_index, reduction):
+    return _ce_vjp_vjp(
+        w,
+        g,
+        input,
+        target,
+        prob=False,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=0.0,
+        logits=False,
+    )

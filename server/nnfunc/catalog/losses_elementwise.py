@@ -896,3 +896,73 @@ def _(g, y, input, target, reduction, log_target):
 
 
 kl_div.defcheck(_check_same_shape(kl_div))
+
+
+# ---------------------------------------------------------------------------
+# Second order (check_gradient(order=2))
+# ---------------------------------------------------------------------------
+
+
+def _second(spec):
+    """Decorator for a per-element loss ℓ(x, y) reduced by ``reduction``: attach the
+    second-order VJP built from ``fn(input, target, **params) -> ℓ''`` (weights
+    included; the scalar 0 when ℓ is piecewise linear in x). With h = seed(g)·ℓ'
+    (seed: g, or g/n for 'mean'), ∂⟨h, w⟩/∂g = reduce(w·ℓ') and ∂/∂x = w·seed(g)·ℓ''."""
+
+    def attach(fn):
+        def vjp_vjp(w, g, y, input, target, **params):
+            reduction = params["reduction"]
+            ones = np.ones(input.shape, input.dtype)
+            first = spec.vjp(ones, None, input, target, **{**params, "reduction": "none"})
+            dg = _safe.reduce(QUIET.mul(w, first), reduction)
+            second = fn(input, target, **params)
+            if np.ndim(second) == 0 and second == 0:
+                return dg, np.zeros(input.shape, input.dtype)
+            seed = _safe.reduce_vjp(g, input.shape, reduction)
+            return dg, QUIET.mul(QUIET.mul(w, seed), second)
+
+        spec.defvjpvjp(vjp_vjp)
+        return fn
+
+    return attach
+
+
+_second(mse_loss)(lambda input, target, reduction: 2.0)
+_second(l1_loss)(lambda input, target, reduction: 0)
+
+
+@_second(smooth_l1_loss)
+def _(input, target, reduction, beta):
+    if _is_zero(beta, input.dtype):
+        return 0
+    inside = np.abs(QUIET.sub(input, target)) < beta  # (d²/2β)'' = 1/β inside
+    return inside / input.dtype.type(beta)
+
+
+@_second(huber_loss)
+def _(input, target, reduction, delta):
+    return (np.abs(QUIET.sub(input, target)) < delta).astype(input.dtype)  # 1 inside
+
+
+@_second(binary_cross_entropy_with_logits)
+def _(input, target, weight, reduction, pos_weight):
+    # ℓ'' = w·(p·y + 1 − y)·σ(x)σ(−x)
+    s = np.asarray(_ops.sigmoid(input))
+    d = s * (1 - s)
+    py = target if pos_weight is None else QUIET.mul(pos_weight, target)
+    d = QUIET.mul(d, QUIET.add(QUIET.sub(py, target), 1.0))
+    return d if weight is None else QUIET.mul(d, weight)
+
+
+@_second(soft_margin_loss)
+def _(input, target, reduction):
+    s = np.asarray(_ops.sigmoid(QUIET.mul(np.negative(target), input)))  # σ(−yx)
+    return QUIET.mul(s * (1 - s), QUIET.mul(target, target))  # y²σ(−yx)σ(yx)
+
+
+@_second(poisson_nll_loss)
+def _(input, target, log_input, full, eps, reduction):
+    if log_input:
+        return QUIET.exp(input)  # (e^x − y·x)'' = e^x
+    z = QUIET.add(input, eps)  # (x − y·log(x + eps))'' = y/(x + eps)²
+    return QUIET.div(target, QUIET.mul(z, z))

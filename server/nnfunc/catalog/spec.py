@@ -19,6 +19,16 @@ array. Functions are written with a decorator and ``defvjp``:
     @sigmoid.defvjp
     def _(g, y, input):
         return g * y * (1 - y)
+
+A VJP is itself a function of (g, *inputs), h(g, x) = J(x)ᵀg, and may have its own VJP,
+the second order (``defvjpvjp``; ``defsecond`` builds it for an elementwise function
+from f''), which the gradient checker verifies with ``order=2``:
+
+    vjp_vjp(w, g, output, *inputs, **params) -> (∂/∂g, one array per differentiable input)
+
+``w`` is the upstream gradient of h's outputs: an array shaped like the one
+differentiable input, or a tuple with one array per differentiable input. ∂/∂g = J(x)·w
+(shaped like g) and ∂/∂xₖ = ∂⟨J(x)ᵀg, w⟩/∂xₖ (shaped like xₖ). w and g are finite.
 """
 
 from __future__ import annotations
@@ -165,6 +175,7 @@ class Param:
 
 Forward = Callable[..., np.ndarray]
 Vjp = Callable[..., "np.ndarray | tuple[np.ndarray, ...]"]
+VjpVjp = Callable[..., "tuple[np.ndarray, ...]"]
 KinkMask = Callable[..., "tuple[np.ndarray, ...]"]
 ParamCheck = Callable[[dict[str, Any], tuple[np.ndarray, ...]], None]
 
@@ -202,6 +213,8 @@ class FunctionSpec:
     kink_mask: KinkMask | None = None
     check: ParamCheck | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    vjp_vjp: VjpVjp | None = None
+    kink_mask2: KinkMask | None = None
 
     def defvjp(self, fn: Vjp) -> Vjp:
         """Decorator: attach the VJP written right below the forward."""
@@ -217,6 +230,40 @@ class FunctionSpec:
         """Decorator: attach a cross-parameter check."""
         self.check = fn
         return fn
+
+    def defvjpvjp(self, fn: VjpVjp) -> VjpVjp:
+        """Decorator: attach the second-order VJP (see the module docstring)."""
+        self.vjp_vjp = fn
+        return fn
+
+    def defkinks2(self, fn: KinkMask) -> KinkMask:
+        """Decorator: attach the kinks of the first derivative (see the class docstring)."""
+        self.kink_mask2 = fn
+        return fn
+
+    def defsecond(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Decorator for an elementwise function of one input: attach the second-order
+        VJP built from ``fn(output, input, **params) -> f''(x)`` (an array, or the scalar
+        0 for a piecewise-linear function). J is diagonal, so ∂/∂g = J·w is the VJP
+        applied to w, and ∂/∂x = w·g·f''(x)."""
+
+        def vjp_vjp(w, g, y, input, /, **params):
+            dg = self.vjp(w, y, input, **params)
+            second = fn(y, input, **params)
+            if np.ndim(second) == 0 and second == 0:
+                return dg, np.zeros(np.shape(input), dtype=input.dtype)
+            dx = np.multiply(w, g, dtype=input.dtype)
+            dx *= second
+            return dg, dx
+
+        self.vjp_vjp = vjp_vjp
+        return fn
+
+    @property
+    def max_order(self) -> int:
+        """The highest derivative order the gradient checker verifies: 2 with a
+        second-order VJP, else 1."""
+        return 2 if self.vjp_vjp is not None else 1
 
     @property
     def differentiable(self) -> tuple[Input, ...]:
