@@ -9,7 +9,6 @@ Every array goes through ``nnfunc.codec``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -23,7 +22,20 @@ from nnfunc._types import (
     LossResult,
     ParameterInfo,
 )
-from nnfunc.codec import DTYPES, from_parameter, from_tensor, to_parameters, to_tensor
+from nnfunc.codec import (
+    DTYPES,
+    FAST_PATH_BYTES,
+    NotFast,
+    from_parameter,
+    from_tensor,
+    length_delimited,
+    read_fields,
+    read_tensor,
+    tensor_wire,
+    to_parameters,
+    to_tensor,
+    wire_array,
+)
 from nnfunc.errors import Error, InvalidArgumentError
 from nnfunc.v1 import function_service_pb2 as pb
 from nnfunc.v1 import tensor_pb2
@@ -46,24 +58,81 @@ _MODES = {"auto": pb.CHECK_MODE_UNSPECIFIED, "full": pb.CHECK_MODE_FULL, "fast":
 _MODE_NAMES = {code: name for name, code in _MODES.items()}
 
 
-@dataclass(frozen=True, repr=False)
 class Request:
     """One prepared call: the RPC name, its request message, and the response decoder.
 
     ``nnfunc.request.evaluate(...)``, ``.gradient(...)`` and ``.loss(...)`` build the
-    ones ``Client.batch`` accepts.
+    ones ``Client.batch`` accepts. A request with large tensors keeps its wire bytes as
+    parts (headers and views of the arrays, see ``codec.tensor_wire``) and builds
+    ``message`` only when asked for it (``batch`` does).
     """
 
-    method: str
-    message: Any
-    decode: Callable[[Any], Any]
+    __slots__ = ("_message", "_parts", "decode", "method")
+
+    def __init__(
+        self,
+        method: str,
+        message: Any,
+        decode: Callable[[Any], Any],
+        parts: list[bytes | memoryview] | None = None,
+    ) -> None:
+        self.method = method
+        self.decode = decode
+        self._message = message
+        self._parts = parts
+
+    @property
+    def message(self) -> Any:
+        """The request as a protobuf message."""
+        if self._message is None:
+            self._message = _MESSAGES[self.method].FromString(self.wire())
+        return self._message
+
+    def wire(self) -> bytes:
+        """The request's wire bytes: the parts joined (one copy of each array), or the
+        message serialized."""
+        if self._parts is not None:
+            return b"".join(self._parts)
+        return self._message.SerializeToString()
+
+    def read(self, data: bytes) -> Any:
+        """The SDK's result from the response's wire bytes: large tensors are read as
+        views of ``data`` (no copy), everything else through protobuf."""
+        fast = _FAST_READERS.get(self.method)
+        if fast is not None and len(data) >= FAST_PATH_BYTES:
+            try:
+                return fast(memoryview(data))
+            except NotFast:
+                pass
+        return self.decode(_RESPONSES[self.method].FromString(data))
 
     def __repr__(self) -> str:
-        function = getattr(self.message, "function", "") or getattr(self.message, "name", "")
+        # a request in parts starts with its function alone: no need to parse the rest
+        message = self._message
+        if message is None and self._parts is not None:
+            message = _MESSAGES[self.method].FromString(self._parts[0])
+        function = getattr(message, "function", "") or getattr(message, "name", "")
         return f"<nnfunc.Request {self.method} {function!r}>"
 
 
+def serialize(request: Request) -> bytes:
+    """The request serializer of the SDK's channels."""
+    return request.wire()
+
+
 # -- encoding ---------------------------------------------------------------------------
+
+
+def _wire_array(value: Any, field: str) -> np.ndarray:
+    """``value`` as the array that travels, or the SDK's error naming ``field``."""
+    try:
+        return wire_array(value)[1]
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(f"{field}: {exc.message}", field=field) from None
+    except (TypeError, ValueError) as exc:  # ragged lists, objects numpy cannot hold
+        raise InvalidArgumentError(
+            f"{field}: expected an array of numbers ({exc})", field=field
+        ) from None
 
 
 def _put_tensor(out: tensor_pb2.Tensor, value: Any, field: str) -> None:
@@ -102,6 +171,40 @@ def _fill(message: Any, function: str, inputs: Sequence[Any], params: Mapping[st
         _put_tensor(message.inputs.add(), value, f"inputs[{k}]")
     _put_params(message.parameters, params)
     return message
+
+
+def _compute_request(
+    method: str,
+    decode: Callable[[Any], Any],
+    function: str,
+    inputs: Sequence[Any],
+    params: Mapping[str, Any],
+    grad_output: Any = None,
+) -> Request:
+    """An Evaluate, Gradient or Loss request. With large tensors, the wire bytes are
+    written around the arrays' buffers, in protobuf's field order (function, inputs,
+    parameters, grad_output), so they are the bytes protobuf would write."""
+    if not isinstance(function, str):
+        raise InvalidArgumentError(
+            f"function: expected a function name, got {type(function).__name__}", field="function"
+        )
+    arrays = [_wire_array(v, f"inputs[{k}]") for k, v in enumerate(inputs)]
+    g = None if grad_output is None else _wire_array(grad_output, "grad_output")
+    pb_class = _MESSAGES[method]
+    if sum(a.nbytes for a in arrays) + (0 if g is None else g.nbytes) < FAST_PATH_BYTES:
+        message = _fill(pb_class(), function, arrays, params)
+        if g is not None:
+            _put_tensor(message.grad_output, g, "grad_output")
+        return Request(method, message, decode)
+    parts: list[bytes | memoryview] = [pb_class(function=function).SerializeToString()]
+    for a in arrays:
+        parts += length_delimited(2, *tensor_wire(a))
+    with_params = pb_class()
+    _put_params(with_params.parameters, params)
+    parts.append(with_params.SerializeToString())
+    if g is not None:
+        parts += length_delimited(4, *tensor_wire(g))
+    return Request(method, None, decode, parts)
 
 
 # -- decoding ---------------------------------------------------------------------------
@@ -236,22 +339,17 @@ class Requests:
 
     def evaluate(self, function: str, *inputs: Any, **params: Any) -> Request:
         """A request for the forward value (decodes to an ndarray)."""
-        message = _fill(pb.EvaluateRequest(), function, inputs, params)
-        return Request("Evaluate", message, decode_evaluate)
+        return _compute_request("Evaluate", decode_evaluate, function, inputs, params)
 
     def gradient(
         self, function: str, *inputs: Any, grad_output: Any = None, **params: Any
     ) -> Request:
         """A request for the VJP (decodes to an ndarray, or a tuple for several inputs)."""
-        message = _fill(pb.GradientRequest(), function, inputs, params)
-        if grad_output is not None:
-            _put_tensor(message.grad_output, grad_output, "grad_output")
-        return Request("Gradient", message, decode_gradient)
+        return _compute_request("Gradient", decode_gradient, function, inputs, params, grad_output)
 
     def loss(self, function: str, *inputs: Any, **params: Any) -> Request:
         """A request for a loss and its gradients (decodes to a LossResult)."""
-        message = _fill(pb.LossRequest(), function, inputs, params)
-        return Request("Loss", message, decode_loss)
+        return _compute_request("Loss", decode_loss, function, inputs, params)
 
 
 request = Requests()
@@ -328,3 +426,70 @@ def decode_batch(response: pb.BatchResponse) -> list[Any]:
         kind = item.WhichOneof("response")
         results.append(_DECODERS[kind](getattr(item, kind)) if kind else None)
     return results
+
+
+# -- the fast readers: large responses read as views of the received bytes ---------------
+
+
+def _tensors(buf: memoryview, spans: list[tuple[int, int]], field: str) -> tuple:
+    return tuple(
+        from_tensor(read_tensor(buf, *span), f"{field}[{i}]") for i, span in enumerate(spans)
+    )
+
+
+def _response_fields(buf: memoryview, singular: tuple[int, ...]) -> dict[int, list]:
+    """Every length-delimited field of a response, by number; NotFast when a singular
+    (sub-message) field appears other than once: protobuf merges or defaults those."""
+    found: dict[int, list] = {}
+    for field, wire_type, value in read_fields(buf, 0, len(buf)):
+        if wire_type == 2:
+            found.setdefault(field, []).append(value)
+    if any(len(found.get(f, ())) != 1 for f in singular):
+        raise NotFast("a singular field absent or repeated")
+    return found
+
+
+def _read_evaluate(buf: memoryview) -> np.ndarray:
+    (output,) = _response_fields(buf, (1,))[1]
+    return from_tensor(read_tensor(buf, *output), "output")
+
+
+def _read_gradient(buf: memoryview) -> np.ndarray | tuple[np.ndarray, ...]:
+    return _one_or_tuple(_tensors(buf, _response_fields(buf, ()).get(1, []), "gradients"))
+
+
+def _read_loss(buf: memoryview) -> LossResult:
+    found = _response_fields(buf, (1,))
+    (value,) = found[1]
+    return LossResult(
+        value=from_tensor(read_tensor(buf, *value), "value"),
+        grads=_tensors(buf, found.get(2, []), "gradients"),
+        input_names=tuple(str(buf[s:e], "utf-8") for s, e in found.get(3, [])),
+    )
+
+
+_FAST_READERS: dict[str, Callable[[memoryview], Any]] = {
+    "Evaluate": _read_evaluate,
+    "Gradient": _read_gradient,
+    "Loss": _read_loss,
+}
+_MESSAGES: dict[str, Any] = {
+    "ListFunctions": pb.ListFunctionsRequest,
+    "DescribeFunction": pb.DescribeFunctionRequest,
+    "Evaluate": pb.EvaluateRequest,
+    "Gradient": pb.GradientRequest,
+    "Loss": pb.LossRequest,
+    "CheckGradient": pb.CheckGradientRequest,
+    "Batch": pb.BatchRequest,
+}
+#: The service's methods, as the SDK calls them.
+METHODS = tuple(_MESSAGES)
+_RESPONSES: dict[str, Any] = {
+    "ListFunctions": pb.ListFunctionsResponse,
+    "DescribeFunction": pb.DescribeFunctionResponse,
+    "Evaluate": pb.EvaluateResponse,
+    "Gradient": pb.GradientResponse,
+    "Loss": pb.LossResponse,
+    "CheckGradient": pb.CheckGradientResponse,
+    "Batch": pb.BatchResponse,
+}

@@ -36,12 +36,11 @@ class AsyncClient(_Base):
         return grpc_aio.secure_channel(self._target, self._credentials, options=self._options)
 
     async def _send(self, req: Request, timeout: float | None, metadata: Metadata | None) -> Any:
-        method = getattr(self._stub, req.method)
         try:
-            response = await method(req.message, **self._call_options(timeout, metadata))
+            response = await self._methods[req.method](req, **self._call_options(timeout, metadata))
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
-        return req.decode(response)
+        return req.read(response)
 
     async def close(self) -> None:
         """Close the channel (calls in flight are cancelled)."""

@@ -7,6 +7,7 @@
     nnfunc grad softmax '[[1, 2], [3, 4]]' --param dim=1
     nnfunc loss cross_entropy '[[2, 0, -1]]' --input 0
     nnfunc check gelu 0.5,-1,2 --param approximate=tanh --json
+    nnfunc loadtest --function relu --shape 8 --concurrency 1,8,32 --duration 5s
 
 Exit status: 0 on success, 1 on any error (a usage error, a failed call, a failed
 gradient check); the message goes to stderr, or to stdout as JSON with --json.
@@ -418,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     sub.add_parser("serve", help="run the server (nnfunc serve --help lists its flags)")
+    sub.add_parser("loadtest", help="load-test a server (nnfunc loadtest --help lists its flags)")
     p = sub.add_parser("list", parents=[common], help="list the functions")
     p.add_argument("--kind", choices=["activation", "loss"], help="only this kind")
     p.set_defaults(run=_cmd_list)
@@ -484,6 +486,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve(argv[1:]) or 0
         except SystemExit as exc:  # the server's --help
             return exc.code if isinstance(exc.code, int) else 0
+    if argv[:1] == ["loadtest"]:
+        from nnfunc.loadtest import main as loadtest
+
+        return loadtest(argv[1:])
     try:
         args = build_parser().parse_args(_protect_negatives(argv))
     except _UsageError as exc:

@@ -26,7 +26,6 @@ from nnfunc import _calls, _channel
 from nnfunc._calls import Mode, Request
 from nnfunc._status import from_rpc_error
 from nnfunc._types import CheckReport, FunctionInfo, LossResult
-from nnfunc.v1 import function_service_pb2_grpc
 
 Metadata = Sequence[tuple[str, str | bytes]]
 
@@ -62,7 +61,18 @@ class _Base:
         )
         self._credentials = _channel.channel_credentials(credentials, root_certificates)
         self._channel = self._open_channel()
-        self._stub = function_service_pb2_grpc.FunctionServiceStub(self._channel)
+        # One callable per method: requests serialize themselves (``Request.wire``) and
+        # responses arrive as bytes for ``Request.read``, so large tensors skip
+        # protobuf's copies both ways (the bytes on the wire are protobuf's).
+        self._methods = {
+            name: self._channel.unary_unary(
+                f"/{_channel.SERVICE}/{name}",
+                request_serializer=_calls.serialize,
+                response_deserializer=None,
+                _registered_method=True,
+            )
+            for name in _calls.METHODS
+        }
 
     def _open_channel(self) -> Any:
         raise NotImplementedError
@@ -98,12 +108,11 @@ class Client(_Base):
         return grpc.secure_channel(self._target, self._credentials, options=self._options)
 
     def _send(self, req: Request, timeout: float | None, metadata: Metadata | None) -> Any:
-        method = getattr(self._stub, req.method)
         try:
-            response = method(req.message, **self._call_options(timeout, metadata))
+            response = self._methods[req.method](req, **self._call_options(timeout, metadata))
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
-        return req.decode(response)
+        return req.read(response)
 
     def close(self) -> None:
         """Close the channel (calls in flight are cancelled)."""

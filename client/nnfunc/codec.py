@@ -5,6 +5,12 @@ one ``tobytes``, decoding one ``np.frombuffer`` (no copy; the array is read-only
 The typed ``double_data``/``int64_data`` fields are accepted for hand-written calls.
 Decoding validates the dtype, the shape and the byte count before touching the data,
 and raises ``InvalidArgumentError``/``ResourceExhaustedError`` naming the field.
+
+The large-tensor fast path (the SDK's, see the end of this module) skips protobuf's own
+copies: ``tensor_wire`` gives a Tensor's wire bytes as a small header plus a view of
+the array's buffer, which the request serializer joins once; ``read_message`` and
+``WireTensor`` read a response's tensors as views of the received bytes. The bytes
+are exactly what protobuf writes and reads (tests/service/test_codec_wire.py).
 """
 
 from __future__ import annotations
@@ -45,28 +51,38 @@ def wire_dtype(dtype: np.dtype) -> int:
     return code
 
 
-def to_tensor(array: Any, out: tensor_pb2.Tensor | None = None) -> tensor_pb2.Tensor:
-    """An array (or anything np.asarray takes) as a raw-bytes Tensor."""
+def wire_array(array: Any) -> tuple[int, np.ndarray]:
+    """(DataType, the array as it travels: C-contiguous, little-endian, a wire dtype);
+    a copy only when ``array`` is not already that."""
     arr = np.asarray(array)
     code = wire_dtype(arr.dtype)
     target = DTYPES[code]
     if arr.dtype != target:
         arr = arr.astype(target)
+    if not arr.flags.c_contiguous:
+        arr = arr.copy(order="C")
+    return code, arr
+
+
+def to_tensor(array: Any, out: tensor_pb2.Tensor | None = None) -> tensor_pb2.Tensor:
+    """An array (or anything np.asarray takes) as a raw-bytes Tensor."""
+    code, arr = wire_array(array)
     tensor = tensor_pb2.Tensor() if out is None else out
-    tensor.dtype = code
+    tensor.dtype = code  # type: ignore[assignment]  # an int of the DataType enum
     tensor.shape.extend(arr.shape)
     tensor.raw_data = arr.tobytes(order="C")
     return tensor
 
 
 def from_tensor(
-    tensor: tensor_pb2.Tensor, field: str = "tensor", max_elements: int | None = None
+    tensor: tensor_pb2.Tensor | WireTensor, field: str = "tensor", max_elements: int | None = None
 ) -> np.ndarray:
     """A Tensor as an ndarray, validated: the dtype is set, dims are non-negative,
     exactly one content field matches prod(shape) elements."""
     dtype = DTYPES.get(tensor.dtype)
     if dtype is None:
-        name = tensor_pb2.DataType.Name(tensor.dtype) if tensor.dtype in _NAMES else tensor.dtype
+        code = tensor.dtype
+        name = tensor_pb2.DataType.Name(code) if code in _NAMES else code  # type: ignore[arg-type]
         raise InvalidArgumentError(
             f"{field}.dtype: expected DATA_TYPE_FLOAT16, _FLOAT32, _FLOAT64 or _INT64, got {name}",
             field=f"{field}.dtype",
@@ -109,6 +125,9 @@ def from_tensor(
                 field=f"{field}.raw_data",
             )
         arr = np.frombuffer(raw, dtype=dtype)
+        if not arr.flags.aligned:  # a view into a larger message (WireTensor)
+            arr = arr.copy()
+            arr.flags.writeable = False  # read-only, like every other decoded array
     else:
         values = tensor.double_data if source == "double_data" else tensor.int64_data
         if source == "int64_data" and dtype.kind != "i":
@@ -178,3 +197,129 @@ def from_parameter(name: str, msg: pb.ParameterValue, max_elements: int | None =
 def from_parameters(params: Mapping[str, pb.ParameterValue], max_elements: int | None = None):
     """A request's ``parameters`` map as keyword arguments."""
     return {name: from_parameter(name, msg, max_elements) for name, msg in params.items()}
+
+
+# ---------------------------------------------------------------------------
+# The large-tensor fast path: wire bytes written from, and read into, array buffers
+# ---------------------------------------------------------------------------
+
+#: Messages whose tensors hold at least this many bytes take the fast path; below it
+#: protobuf's C code is as fast and the copies cost nothing worth saving.
+FAST_PATH_BYTES = 1 << 16
+
+_LEN = 2  # the wire type of bytes, strings, sub-messages and packed repeated fields
+
+
+def varint(n: int) -> bytes:
+    """``n`` (>= 0, or a negative int64 as its two's complement) as a protobuf varint."""
+    n &= (1 << 64) - 1
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def tensor_wire(array: Any) -> tuple[list[bytes | memoryview], int]:
+    """A Tensor's wire bytes (without its own key and length) as parts to join, and
+    their total length: a small header, then a view of the array's own buffer (no copy
+    unless ``wire_array`` must convert). Field order and encoding are protobuf's."""
+    code, arr = wire_array(array)
+    head = bytearray(b"\x08" + varint(code))
+    if arr.ndim:
+        packed = b"".join(varint(d) for d in arr.shape)
+        head += b"\x12" + varint(len(packed)) + packed
+    if not arr.nbytes:
+        return [bytes(head)], len(head)
+    head += b"\x1a" + varint(arr.nbytes)
+    body = memoryview(arr.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
+    return [bytes(head), body], len(head) + arr.nbytes
+
+
+def length_delimited(field: int, parts: list[bytes | memoryview], size: int) -> list:
+    """``parts`` (``size`` bytes in all) as one length-delimited field of a message."""
+    return [varint(field << 3 | _LEN) + varint(size), *parts]
+
+
+class WireTensor:
+    """A Tensor read from a message's bytes by ``read_tensor``: ``raw_data`` is a
+    memoryview of those bytes, so ``from_tensor`` makes an array without copying."""
+
+    __slots__ = ("dtype", "raw_data", "shape")
+    double_data = int64_data = ()
+
+    def __init__(self, dtype: int, shape: tuple[int, ...], raw_data: memoryview):
+        self.dtype = dtype
+        self.shape = shape
+        self.raw_data = raw_data
+
+
+class NotFast(Exception):
+    """The message uses an encoding the fast reader leaves to protobuf (typed data,
+    a repeated singular field, groups): the caller parses it with protobuf instead."""
+
+
+def _read_varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= end or shift > 63:
+            raise NotFast("truncated varint")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+
+
+def read_fields(buf: memoryview, pos: int, end: int):
+    """Yields (field number, wire type, value) of a message's bytes ``buf[pos:end]``:
+    an int for varints, (start, stop) offsets for length-delimited fields, None for
+    fixed-size ones (skipped)."""
+    while pos < end:
+        key, pos = _read_varint(buf, pos, end)
+        field, wire_type = key >> 3, key & 7
+        if wire_type == 0:
+            value, pos = _read_varint(buf, pos, end)
+            yield field, wire_type, value
+        elif wire_type == _LEN:
+            size, pos = _read_varint(buf, pos, end)
+            if pos + size > end:
+                raise NotFast("truncated field")
+            yield field, wire_type, (pos, pos + size)
+            pos += size
+        elif wire_type in (1, 5):
+            pos += 8 if wire_type == 1 else 4
+            if pos > end:
+                raise NotFast("truncated field")
+            yield field, wire_type, None
+        else:
+            raise NotFast(f"wire type {wire_type}")
+
+
+def _signed(n: int) -> int:
+    return n - (1 << 64) if n >> 63 else n
+
+
+def read_tensor(buf: memoryview, start: int, stop: int) -> WireTensor:
+    """The Tensor in ``buf[start:stop]``, its raw_data a view (NotFast for typed data
+    or a field given twice)."""
+    dtype, shape, raw = 0, [], None
+    seen = set()
+    for field, wire_type, value in read_fields(buf, start, stop):
+        if field == 1 and wire_type == 0 and field not in seen:
+            dtype = value
+        elif field == 2 and wire_type == _LEN:
+            s, e = value
+            while s < e:
+                dim, s = _read_varint(buf, s, e)
+                shape.append(_signed(dim))
+        elif field == 2 and wire_type == 0:
+            shape.append(_signed(value))
+        elif field == 3 and wire_type == _LEN and field not in seen:
+            raw = buf[value[0] : value[1]]
+        elif field in (1, 2, 3, 4, 5):
+            raise NotFast(f"Tensor field {field} in a form the fast path leaves to protobuf")
+        seen.add(field)
+    return WireTensor(dtype, tuple(shape), raw if raw is not None else buf[0:0])

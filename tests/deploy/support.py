@@ -17,7 +17,7 @@ REPLICA_KEY = "nnfunc-replica"
 
 
 class _Recorder(grpc.UnaryUnaryClientInterceptor):
-    """Reads ``nnfunc-replica: <host>:<pid>`` from each answer's initial metadata."""
+    """Reads ``nnfunc-replica: <host>:<pid>`` from each answer's trailing metadata."""
 
     def __init__(self) -> None:
         self.answers: collections.Counter[str] = collections.Counter()
@@ -26,7 +26,7 @@ class _Recorder(grpc.UnaryUnaryClientInterceptor):
     def intercept_unary_unary(self, continuation, client_call_details, request):
         call = continuation(client_call_details, request)
         if call.exception() is None:
-            replica = dict(call.initial_metadata() or ()).get(REPLICA_KEY, "?")
+            replica = dict(call.trailing_metadata() or ()).get(REPLICA_KEY, "?")
             with self._lock:
                 self.answers[replica] += 1
         return call

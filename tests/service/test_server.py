@@ -604,8 +604,8 @@ def test_reflection_lists_the_service(channel):
 
 
 def test_every_answer_names_the_replica_that_gave_it(stub):
-    """Behind a balancer, the initial metadata tells replicas apart (host:pid)."""
+    """Behind a balancer, the trailing metadata tells replicas apart (host:pid)."""
     _, call = stub.Evaluate.with_call(request(pb.EvaluateRequest, "relu", np.array([1.0])))
-    replica = dict(call.initial_metadata())["nnfunc-replica"]
+    replica = dict(call.trailing_metadata())["nnfunc-replica"]
     host, pid = replica.rsplit(":", 1)
     assert host and int(pid) == os.getpid()  # the in-process test server

@@ -16,6 +16,20 @@ Evaluate relu on 8 float32, p50 0.46-0.51 ms sync vs 0.55-0.59 ms aio+executor, 
 with 16 calls in flight 5100/s sync vs 2100-3800/s aio; a 1M float32 sigmoid round trip
 took 27-40 ms either way (transport-bound). Admission control is gRPC's own
 ``maximum_concurrent_rpcs``: beyond it a call gets RESOURCE_EXHAUSTED at once.
+
+The allocator (``main``, the ``nnfunc serve`` entry, unless ``--no-malloc-tuning``):
+by default glibc serves every buffer above 128 KiB-32 MiB with a fresh mmap and unmaps
+it on free, and each thread's arena caps its heap at 64 MiB, so every large message
+(and every large NumPy result) page-faults its whole size in again on every call: a
+4 MiB message costs ~1000 faults, 64 MiB ~16000, per copy. ``main`` therefore sets
+MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ to 1 GiB (large buffers come from the
+heap and freed ones stay there for the next call) and MALLOC_ARENA_MAX=1 (one heap for
+every thread, so the gRPC threads reuse those buffers too), each only when the variable
+is not already set. glibc reads them once, at process start, so ``main`` re-executes
+itself (same pid, same arguments) with them before anything is served. The cost: the
+process keeps the memory of its largest recent calls (up to 1 GiB above the live data)
+instead of returning it. ``start`` (in-process, for tests and embedders) never touches
+the allocator of its host process. docs/performance.md has the measurements.
 """
 
 from __future__ import annotations
@@ -32,7 +46,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from nnfunc.server.settings import Settings
+from nnfunc.server.settings import GiB, Settings
 
 log = logging.getLogger("nnfunc.server")
 
@@ -154,6 +168,7 @@ def start(settings: Settings | None = None) -> ServerHandle:
                 "max_concurrent_rpcs": settings.max_concurrent_rpcs,
                 "max_message_bytes": settings.max_message_bytes,
                 "max_elements": settings.max_elements,
+                "allocator": _allocator_fields() or "glibc defaults",
             }
         },
     )
@@ -295,13 +310,74 @@ def configure_logging(settings: Settings, stream=None) -> None:
     logger.propagate = False
 
 
+# ---------------------------------------------------------------------------
+# The allocator (see the module's docstring)
+# ---------------------------------------------------------------------------
+
+#: What ``main`` sets, each only when not already set, before the server starts.
+ALLOCATOR_ENV = {
+    "MALLOC_MMAP_THRESHOLD_": str(GiB),
+    "MALLOC_TRIM_THRESHOLD_": str(GiB),
+    "MALLOC_ARENA_MAX": "1",
+}
+#: Set in the re-executed process: never re-execute twice.
+_TUNED = "NNFUNC_MALLOC_TUNED"
+
+
+def _glibc() -> bool:
+    try:
+        return os.confstr("CS_GNU_LIBC_VERSION") is not None
+    except (ValueError, OSError, AttributeError):
+        return False
+
+
+def allocator_environment(environ: dict[str, str] | None = None) -> dict[str, str] | None:
+    """The environment to re-execute with, or None when there is nothing to change
+    (not glibc, already re-executed, or every variable already set by the caller)."""
+    environ = dict(os.environ if environ is None else environ)
+    if environ.get(_TUNED) or not _glibc():
+        return None
+    missing = {k: v for k, v in ALLOCATOR_ENV.items() if k not in environ}
+    if not missing:
+        return None
+    environ.update(missing)
+    environ[_TUNED] = "1"
+    # The new process must find this very nnfunc, however this one found it.
+    import nnfunc
+
+    roots = [os.path.dirname(p) for p in nnfunc.__path__]
+    if environ.get("PYTHONPATH"):
+        roots.append(environ["PYTHONPATH"])
+    environ["PYTHONPATH"] = os.pathsep.join(roots)
+    return environ
+
+
+def _reexec_with_tuned_allocator(argv: Sequence[str]) -> None:
+    env = allocator_environment()
+    if env is None:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execve(sys.executable, [sys.executable, "-m", "nnfunc.server", *argv], env)
+    except OSError as e:  # serve anyway, untuned
+        log.warning("cannot re-execute with a tuned allocator: %s", e)
+
+
+def _allocator_fields() -> dict[str, str]:
+    return {k: os.environ[k] for k in ALLOCATOR_ENV if k in os.environ}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m nnfunc.server`` and ``nnfunc serve``: flags over NNFUNC_* over defaults."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         settings = Settings.load(argv)
     except ValueError as e:
         print(f"nnfunc serve: {e}", file=sys.stderr)
         return 2
+    if settings.malloc_tuning:
+        _reexec_with_tuned_allocator(argv)  # returns only when nothing is to change
     configure_logging(settings)
     try:
         return serve(settings)

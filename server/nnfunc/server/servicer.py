@@ -176,8 +176,11 @@ class FunctionServicer(pb_grpc.FunctionServiceServicer):
 
     def __init__(self, settings: Settings):
         self.service = Service(settings)
-        # Which process answered: behind a balancer, clients and tests can tell
-        # replicas (and --workers processes) apart. Made here, after any fork.
+        # Which process answered, in each OK answer's trailing metadata: behind a
+        # balancer, clients and tests tell replicas (and --workers processes) apart.
+        # Trailing, because it rides in the final batch for free, where initial
+        # metadata costs gRPC a batch of its own (~33 µs a call) and, once sent,
+        # stops the client from retrying the call elsewhere. Made after any fork.
         self.replica = (("nnfunc-replica", f"{socket.gethostname()}:{os.getpid()}"),)
         self.draining = threading.Event()
         self._in_flight = 0
@@ -197,14 +200,12 @@ class FunctionServicer(pb_grpc.FunctionServiceServicer):
         with self._idle:
             self._in_flight += 1
         try:
-            # Refuse before sending any header: gRPC retries a call on another replica
-            # only while no response metadata has arrived.
             if self.draining.is_set():
                 raise UnavailableError("the server is shutting down; retry on another replica")
             if not context.is_active():
                 raise _inactive(context)
-            context.send_initial_metadata(self.replica)
             response = fn(request)
+            context.set_trailing_metadata(self.replica)
         except Exception as exc:  # every failure leaves as a status: the server stays up
             error = status.as_error(exc)
             _log_failure(method, request, exc, error, start)

@@ -57,6 +57,9 @@ class Settings:
     health: bool = True
     #: Serve gRPC server reflection.
     reflection: bool = True
+    #: Let ``nnfunc serve`` tune glibc's allocator for large messages (see app.py):
+    #: freed buffers are kept for reuse instead of going back to the kernel.
+    malloc_tuning: bool = True
 
     def __post_init__(self) -> None:
         level = str(self.log_level).upper()
@@ -162,6 +165,7 @@ _PARSE: dict[str, Callable[[str], object]] = {
     "max_elements": parse_count,
     "health": parse_bool,
     "reflection": parse_bool,
+    "malloc_tuning": parse_bool,
 }
 
 
@@ -220,5 +224,14 @@ def parser(prog: str = "nnfunc serve") -> argparse.ArgumentParser:
         const=False,
         default=None,
         help="do not serve reflection [NNFUNC_REFLECTION]",
+    )
+    p.add_argument(
+        "--no-malloc-tuning",
+        dest="malloc_tuning",
+        action="store_const",
+        const=False,
+        default=None,
+        help="leave glibc's allocator at its defaults (large messages then page-fault "
+        "on every call) [NNFUNC_MALLOC_TUNING]",
     )
     return p
