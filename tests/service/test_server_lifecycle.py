@@ -370,3 +370,37 @@ def test_workers_share_the_port():
     for pid in started["pids"]:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def _states_over(age: float) -> list[grpc.ChannelConnectivity]:
+    """The channel's connectivity states around one call, a pause, and another call."""
+    handle = start(Settings(host="127.0.0.1", port=0, max_connection_age=age, grace=1.0))
+    states: list[grpc.ChannelConnectivity] = []
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{handle.port}") as channel:
+            stub = pb_grpc.FunctionServiceStub(channel)
+            channel.subscribe(states.append)
+            assert stub.ListFunctions(pb.ListFunctionsRequest(), timeout=5).functions
+            time.sleep(1.0)
+            assert stub.ListFunctions(pb.ListFunctionsRequest(), timeout=5).functions
+            channel.unsubscribe(states.append)
+    finally:
+        handle.stop(grace=1.0)
+    return states
+
+
+def test_max_connection_age_closes_connections_and_clients_reconnect():
+    """Past max_connection_age the server sends GOAWAY: the channel leaves READY (to
+    re-resolve and reconnect) and the next call still succeeds. Without the setting
+    the connection stays READY throughout."""
+    aged = _states_over(0.3)
+    ready = aged.index(grpc.ChannelConnectivity.READY)
+    assert grpc.ChannelConnectivity.IDLE in aged[ready:], aged
+    assert grpc.ChannelConnectivity.IDLE not in _states_over(0.0)[1:]
+
+
+def test_connection_and_call_limits_are_settings():
+    s = Settings.load(["--max-call-seconds", "2.5", "--max-connection-age", "60"], environ={})
+    assert (s.max_call_seconds, s.max_connection_age) == (2.5, 60.0)
+    with pytest.raises(ValueError, match="max_connection_age"):
+        Settings(max_connection_age=-1)

@@ -130,6 +130,13 @@ def start(settings: Settings | None = None) -> ServerHandle:
         # by another server must be an error, not a silent split of its traffic.
         ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
     ]
+    if settings.max_connection_age > 0:
+        # Clients reconnect (and re-resolve) after the age; calls then running get the
+        # shutdown grace to finish.
+        options += [
+            ("grpc.max_connection_age_ms", int(settings.max_connection_age * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(max(settings.grace, 1.0) * 1000)),
+        ]
     executor = ThreadPoolExecutor(settings.thread_count, thread_name_prefix="nnfunc-rpc")
     server = grpc.server(
         executor, options=options, maximum_concurrent_rpcs=settings.max_concurrent_rpcs

@@ -33,6 +33,7 @@ from nnfunc.v1 import function_service_pb2_grpc as pb_grpc
 
 log = logging.getLogger("nnfunc.server.calls")
 
+
 def _function_name(request: Any) -> str:
     if not request.function:
         raise InvalidArgumentError(

@@ -53,6 +53,12 @@ class Settings:
     log_level: str = "INFO"
     #: Largest number of elements in any one tensor of a request.
     max_elements: int = DEFAULT_MAX_ELEMENTS
+    #: Longest time one call may take, in seconds: a deadline for calls that set none
+    #: or a later one (0: no limit beyond the caller's own deadline).
+    max_call_seconds: float = 300.0
+    #: Close each client connection after this many seconds (0: never), so clients
+    #: re-resolve a dns:/// name and spread over replicas that came since.
+    max_connection_age: float = 0.0
     #: Serve grpc.health.v1.Health.
     health: bool = True
     #: Serve gRPC server reflection.
@@ -85,6 +91,10 @@ class Settings:
             problems.append(f"log_level must be one of {', '.join(LOG_LEVELS)}, got {level}")
         if self.max_elements < 1:
             problems.append(f"max_elements must be >= 1, got {self.max_elements}")
+        if not self.max_call_seconds >= 0:
+            problems.append(f"max_call_seconds must be >= 0, got {self.max_call_seconds}")
+        if not self.max_connection_age >= 0:
+            problems.append(f"max_connection_age must be >= 0, got {self.max_connection_age}")
         if problems:
             raise ValueError("invalid settings: " + "; ".join(problems))
 
@@ -163,6 +173,8 @@ _PARSE: dict[str, Callable[[str], object]] = {
     "grace": float,
     "log_level": str,
     "max_elements": parse_count,
+    "max_call_seconds": float,
+    "max_connection_age": float,
     "health": parse_bool,
     "reflection": parse_bool,
     "malloc_tuning": parse_bool,
@@ -209,6 +221,18 @@ def parser(prog: str = "nnfunc serve") -> argparse.ArgumentParser:
     add("--grace", "grace", float, "seconds in-flight calls get to finish on shutdown")
     add("--log-level", "log_level", str.upper, "log level", choices=LOG_LEVELS)
     add("--max-elements", "max_elements", parse_count, "largest tensor, in elements (or 64M)")
+    add(
+        "--max-call-seconds",
+        "max_call_seconds",
+        float,
+        "longest time one call may take; a deadline for calls without one (0: none)",
+    )
+    add(
+        "--max-connection-age",
+        "max_connection_age",
+        float,
+        "seconds before a client connection is closed so clients re-resolve (0: never)",
+    )
     p.add_argument(
         "--no-health",
         dest="health",
