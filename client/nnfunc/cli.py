@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from nnfunc import plot
 from nnfunc._channel import DEFAULT_TARGET
 from nnfunc._types import CheckReport, FunctionInfo, InputInfo
 from nnfunc.errors import Error, InvalidArgumentError
@@ -426,6 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("describe", parents=[common], help="describe one function")
     p.add_argument("name", help="a function name or alias")
     p.set_defaults(run=_cmd_describe)
+    p = sub.add_parser("plot", parents=[common], help="plot functions and their derivatives")
+    plot.add_arguments(p)
+    p.set_defaults(run=lambda a: plot.run(a, _client))
     formatter = argparse.RawDescriptionHelpFormatter
     for name, run, text in (
         ("eval", _cmd_eval, "evaluate a function"),
