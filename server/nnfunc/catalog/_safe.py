@@ -129,7 +129,8 @@ def _pair(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
     dt = np.result_type(a, b)
     a = a.astype(dt, copy=False) if isinstance(a, np.ndarray) else scalar(a, dt)
     b = b.astype(dt, copy=False) if isinstance(b, np.ndarray) else scalar(b, dt)
-    return np.broadcast_arrays(a, b)
+    a, b = np.broadcast_arrays(a, b)
+    return a, b
 
 
 def _exp_limit(dtype: np.dtype) -> float:
@@ -306,7 +307,7 @@ def reduce_vjp(
         n = math.prod(shape) if divisor is None else divisor
         if n != 0 or divisor is not None:
             den = float(g.dtype.type(n)) if divisor is None else n
-            g = scalar(quotient(g, den), g.dtype)
+            g = scalar(quotient(float(g), den), g.dtype)  # g is 0-d for 'mean'
     return np.broadcast_to(g, shape)
 
 

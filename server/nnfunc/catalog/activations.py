@@ -17,14 +17,12 @@ import numpy as np
 from scipy import special
 
 from nnfunc.catalog import _ops
-from nnfunc.catalog.spec import Input, Param, activation, near_points
+from nnfunc.catalog.spec import FLOAT32_MAX, Input, Param, activation, near_points
 from nnfunc.errors import InvalidArgumentError
 
 # Bounds for scalar parameters: finite in float32, the narrowest compute dtype, so that
 # casting them to the inputs' dtype never overflows.
-_F32_MAX = float(np.finfo(np.float32).max)
 _F32_TINY = float(np.finfo(np.float32).tiny)
-_FINITE = {"minimum": -_F32_MAX, "maximum": _F32_MAX}
 
 # SELU's fixed constants (Klambauer et al. 2017, arXiv:1706.02515; torch's values).
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -157,7 +155,8 @@ relu.defkinks(near_points(lambda: (0.0,)))
             "float",
             0.01,
             "Slope for x <= 0 (torch's default 0.01; Keras uses 0.2 or 0.3).",
-            **_FINITE,
+            minimum=-FLOAT32_MAX,
+            maximum=FLOAT32_MAX,
         ),
     ),
     output_range="(-inf, inf)",
@@ -186,8 +185,22 @@ leaky_relu.defkinks(near_points(lambda negative_slope: (0.0,)))
     "midpoint of [lower, upper] (use it to evaluate a net trained with RReLU).",
     formula="rrelu(x) = x if x >= 0 else r·x, r = (lower + upper) / 2 (training=False)",
     params=(
-        Param("lower", "float", 1 / 8, "Lower bound of the slope's range.", **_FINITE),
-        Param("upper", "float", 1 / 3, "Upper bound of the slope's range (>= lower).", **_FINITE),
+        Param(
+            "lower",
+            "float",
+            1 / 8,
+            "Lower bound of the slope's range.",
+            minimum=-FLOAT32_MAX,
+            maximum=FLOAT32_MAX,
+        ),
+        Param(
+            "upper",
+            "float",
+            1 / 3,
+            "Upper bound of the slope's range (>= lower).",
+            minimum=-FLOAT32_MAX,
+            maximum=FLOAT32_MAX,
+        ),
         Param(
             "training",
             "bool",
@@ -331,7 +344,16 @@ def _elu_gradient(x: np.ndarray, below: float, above: float) -> np.ndarray:
     summary="Exponential linear unit: identity for positives, a smooth exponential "
     "saturating at -alpha for negatives, which pushes mean activations towards 0.",
     formula="elu(x) = x if x > 0 else alpha·(e^x - 1)",
-    params=(Param("alpha", "float", 1.0, "The negative saturation value -alpha.", **_FINITE),),
+    params=(
+        Param(
+            "alpha",
+            "float",
+            1.0,
+            "The negative saturation value -alpha.",
+            minimum=-FLOAT32_MAX,
+            maximum=FLOAT32_MAX,
+        ),
+    ),
     output_range="(-alpha, inf) for alpha >= 0",
     kinks=("x = 0: gradient alpha, the left derivative (torch; a kink only when alpha != 1)",),
     notes=(
@@ -407,7 +429,7 @@ def _celu_exponent(x: np.ndarray, alpha: float) -> np.ndarray:
             1.0,
             "The negative saturation value -alpha (> 0).",
             minimum=_F32_TINY,
-            maximum=_F32_MAX,
+            maximum=FLOAT32_MAX,
         ),
     ),
     output_range="(-alpha, inf)",
@@ -645,7 +667,8 @@ def _(g, y, input):
             "float",
             1.0,
             "Sharpness β (nonzero; negative values are accepted, as in torch).",
-            **_FINITE,
+            minimum=-FLOAT32_MAX,
+            maximum=FLOAT32_MAX,
         ),
         Param(
             "threshold",

@@ -25,11 +25,9 @@ from scipy import special
 from nnfunc.catalog import _ops
 from nnfunc.catalog.activations import gelu as _gelu_spec
 from nnfunc.catalog.activations import relu as _relu_spec
-from nnfunc.catalog.spec import REQUIRED, Param, activation, near_points
+from nnfunc.catalog.spec import FLOAT32_MAX, REQUIRED, Param, activation, near_points
 from nnfunc.errors import InvalidArgumentError
 
-_F32_MAX = float(np.finfo(np.float32).max)
-_FINITE = {"minimum": -_F32_MAX, "maximum": _F32_MAX}
 _LOG2 = math.log(2.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _TINY = {np.dtype(t): float(np.finfo(t).smallest_subnormal) for t in (np.float32, np.float64)}
@@ -155,7 +153,7 @@ def _squareplus_root(x: np.ndarray, b: float) -> np.ndarray:
             "Smoothness: the curvature near 0 (> 0; b = 0 would be relu).",
             minimum=0.0,
             exclusive_minimum=True,
-            maximum=_F32_MAX,
+            maximum=FLOAT32_MAX,
         ),
     ),
     output_range="(0, inf); squareplus(0) = √b/2",
@@ -363,7 +361,8 @@ def _keras_relu_points(negative_slope, max_value, threshold):
             "float",
             0.0,
             "Slope below the threshold (keras's default 0).",
-            **_FINITE,
+            minimum=-FLOAT32_MAX,
+            maximum=FLOAT32_MAX,
         ),
         Param(
             "max_value",
@@ -373,7 +372,14 @@ def _keras_relu_points(negative_slope, max_value, threshold):
             minimum=0.0,
             nullable=True,
         ),
-        Param("threshold", "float", 0.0, "Below it the leaky branch applies.", **_FINITE),
+        Param(
+            "threshold",
+            "float",
+            0.0,
+            "Below it the leaky branch applies.",
+            minimum=-FLOAT32_MAX,
+            maximum=FLOAT32_MAX,
+        ),
     ),
     output_range="(-inf, inf); [0, max_value] when negative_slope = 0 and max_value is set",
     source="keras.activations.relu (JAX backend)",
@@ -652,7 +658,8 @@ def _standardize_parts(z: np.ndarray, ax: int, epsilon: float, algorithm: str):
     """
     n = z.shape[ax]
     limit = math.sqrt(_big(z.dtype) / (4 * n))
-    unscale, bad = 1.0, None
+    unscale: float | np.ndarray = 1.0
+    bad: np.ndarray | None = None
     eps = epsilon
     if not _within(z, -limit, limit):
         top = np.max(np.abs(z), axis=ax, keepdims=True)
@@ -702,7 +709,7 @@ def _reciprocal(num, den: np.ndarray) -> np.ndarray:
             1e-5,
             "Added to the variance (jax's default 1e-5; >= 0).",
             minimum=0.0,
-            maximum=_F32_MAX,
+            maximum=FLOAT32_MAX,
         ),
         Param(
             "algorithm",
@@ -806,7 +813,8 @@ def _swish_grad(x: np.ndarray, beta: float) -> np.ndarray:
             "float",
             1.0,
             "The slope β of the sigmoid gate (learnable in the paper; any real).",
-            **_FINITE,
+            minimum=-FLOAT32_MAX,
+            maximum=FLOAT32_MAX,
         ),
     ),
     output_range="[≈ -0.2785/β, inf) for β > 0",
@@ -870,14 +878,16 @@ _STAR_B = -1 / math.sqrt(5)  # -s·E[relu(x)²] = -s/2
             "float",
             _STAR_S,
             "s; the paper's fixed value 2/√5 ≈ 0.8944 (learnable in its code, initialised to 1).",
-            **_FINITE,
+            minimum=-FLOAT32_MAX,
+            maximum=FLOAT32_MAX,
         ),
         Param(
             "bias",
             "float",
             _STAR_B,
             "b; the paper's fixed value -1/√5 ≈ -0.4472 (learnable in its code, initialised to 0).",
-            **_FINITE,
+            minimum=-FLOAT32_MAX,
+            maximum=FLOAT32_MAX,
         ),
     ),
     output_range="[bias, inf) for scale > 0",
@@ -923,7 +933,7 @@ def _trig_arg(x: np.ndarray, w: float) -> np.ndarray:
             1.0,
             "The frequency a (> 0, learnable per channel in the paper).",
             minimum=1e-12,
-            maximum=_F32_MAX,
+            maximum=FLOAT32_MAX,
         ),
     ),
     output_range="(-inf, inf)",
@@ -968,7 +978,8 @@ def _(g, y, input, *, a):
             "float",
             30.0,
             "The frequency ω₀ (the paper's 30 for the first layer).",
-            **_FINITE,
+            minimum=-FLOAT32_MAX,
+            maximum=FLOAT32_MAX,
         ),
     ),
     output_range="[-1, 1]",
@@ -1026,7 +1037,7 @@ def _isrlu_factor(x: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
             1.0,
             "alpha >= 0: the negative branch saturates at -1/√alpha.",
             minimum=0.0,
-            maximum=_F32_MAX,
+            maximum=FLOAT32_MAX,
         ),
     ),
     output_range="(-1/√alpha, inf)",
@@ -1200,7 +1211,8 @@ _HALVES_NOTE = (
             "float",
             1.0,
             "The swish slope β (the paper's Swish_β; 1 is silu).",
-            **_FINITE,
+            minimum=-FLOAT32_MAX,
+            maximum=FLOAT32_MAX,
         ),
     ),
     output_range="(-inf, inf); the input's shape with dim halved",

@@ -80,7 +80,8 @@ def _softmax_vjp(g: np.ndarray, s: np.ndarray, dim: int, negate: bool) -> np.nda
         inner = g * s
     else:  # vecdot: a BLAS dot per slice, without the g*s temporary (2-3x faster)
         axis = _ops.normalize_dim(dim, s.ndim)
-        inner = np.expand_dims(np.vecdot(g, s, axis=axis), axis)
+        # numpy's stubs omit the axis keyword of gufuncs, which vecdot takes at run time
+        inner = np.expand_dims(np.vecdot(g, s, axis=axis), axis)  # type: ignore[call-overload]
     out = np.subtract(inner, g) if negate else np.subtract(g, inner)
     out *= s
     return out

@@ -28,12 +28,10 @@ import math
 import numpy as np
 
 from nnfunc.catalog import _ops, _safe
-from nnfunc.catalog.spec import Input, Param, loss
+from nnfunc.catalog.spec import FLOAT32_MAX, Input, Param, loss
 from nnfunc.errors import InvalidArgumentError
 
 KERAS_EPSILON = 1e-7  # keras.backend.epsilon()
-_F32_MAX = float(np.finfo(np.float32).max)
-_FINITE = {"minimum": -_F32_MAX, "maximum": _F32_MAX}
 
 _KERAS_NOTE = (
     "Keras averages over the last axis (one loss per sample, 'none' returns those); 'mean' "
@@ -642,7 +640,7 @@ def _alpha_t(y, alpha):
             2.0,
             "Focusing exponent of (1 − p_t); 0 gives (weighted) BCE.",
             minimum=0.0,
-            maximum=_F32_MAX,
+            maximum=FLOAT32_MAX,
         ),
         _reduction(
             "none",
@@ -729,7 +727,14 @@ def _cfocal_parts(input, target, alpha, gamma, from_logits, label_smoothing):
     ),
     output_range="[0, inf) for targets ≥ 0",
     params=(
-        Param("alpha", "float", 0.25, "Weight of every class term (Keras: a scalar).", **_FINITE),
+        Param(
+            "alpha",
+            "float",
+            0.25,
+            "Weight of every class term (Keras: a scalar).",
+            minimum=-FLOAT32_MAX,
+            maximum=FLOAT32_MAX,
+        ),
         Param(
             "gamma",
             "float",
@@ -817,7 +822,8 @@ def _(h, input, target, alpha, gamma, from_logits, label_smoothing, reduction):
             "float",
             2.0,
             "Coefficient of the first polynomial term (paper: 2 for ImageNet, −1 for detection).",
-            **_FINITE,
+            minimum=-FLOAT32_MAX,
+            maximum=FLOAT32_MAX,
         ),
         OPTAX_REDUCTION,
     ),
@@ -1020,7 +1026,7 @@ def _(h, input, target, **params):
             0.0,
             "Floor of the squared norms (optax: so a zero vector's norm is √ε).",
             minimum=0.0,
-            maximum=_F32_MAX,
+            maximum=FLOAT32_MAX,
         ),
         OPTAX_REDUCTION,
     ),
@@ -1100,9 +1106,17 @@ dice.defcheck(_pair_check(dice))
             0.5,
             "Weight of Σ y(1 − x), the false negatives (Keras calls it the false-positive "
             "weight; see the notes).",
-            **_FINITE,
+            minimum=-FLOAT32_MAX,
+            maximum=FLOAT32_MAX,
         ),
-        Param("beta", "float", 0.5, "Weight of Σ x(1 − y), the false positives.", **_FINITE),
+        Param(
+            "beta",
+            "float",
+            0.5,
+            "Weight of Σ x(1 − y), the false positives.",
+            minimum=-FLOAT32_MAX,
+            maximum=FLOAT32_MAX,
+        ),
     ),
     source="keras.losses.Tversky",
     notes=(
@@ -1180,7 +1194,14 @@ def _gdice_parts(input, target, smooth, apply_softmax, ignore_background):
     ),
     output_range="(-inf, inf); [0, C) for probabilities and one-hot targets",
     params=(
-        Param("smooth", "float", 1.0, "Added to the numerator and denominator.", **_FINITE),
+        Param(
+            "smooth",
+            "float",
+            1.0,
+            "Added to the numerator and denominator.",
+            minimum=-FLOAT32_MAX,
+            maximum=FLOAT32_MAX,
+        ),
         Param(
             "apply_softmax",
             "bool",

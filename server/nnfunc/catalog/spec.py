@@ -350,6 +350,9 @@ def near_points(points: Callable[..., Sequence[float]]) -> KinkMask:
     return mask
 
 
+#: The largest float32: the bound of parameters that must stay finite in every dtype.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 REDUCTION = Param(
     "reduction",
     "str",
