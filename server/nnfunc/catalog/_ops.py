@@ -151,11 +151,11 @@ def normalize_dim(dim: int, ndim: int, field: str = "parameters.dim") -> int:
 # ---------------------------------------------------------------------------
 
 #: Inputs with at least this many elements are worked on in blocks spread over threads
-#: (the registry's elementwise path). Below it, one call on the caller's thread: at 1M
-#: float32 (4 MB, cache- and allocator-friendly) blocks cost one-pass kernels (relu)
-#: ~0.2 ms of copies and per-call overhead, measured on a loaded 2-core machine, while
-#: at 16M they win 1.5-4x (no page-faulted full-size temporaries). Re-measure when idle.
-PARALLEL_MIN_SIZE = 1 << 20
+#: (the registry's elementwise path). At 1M float32 on 2 cores (load 4, same run),
+#: 2^18 against 2^20 halved the costly kernels (gelu forward 13.9 -> 6.5 ms, hardswish
+#: fwd+vjp 14.5 -> 6.3 ms) and left one-pass kernels (relu, leaky_relu) within noise;
+#: at 16M blocks win 1.5-4x (no page-faulted full-size temporaries).
+PARALLEL_MIN_SIZE = 1 << 18
 
 #: Elements per block: small enough that a kernel's handful of temporaries stay in a
 #: core's L2 cache (and are recycled by the allocator instead of page-faulted in), large
