@@ -271,6 +271,7 @@ def function_info(msg: pb.FunctionInfo) -> FunctionInfo:
         aliases=tuple(msg.aliases),
         source=msg.source,
         notes=tuple(msg.notes),
+        max_order=msg.max_order or 1,
     )
 
 
@@ -300,6 +301,7 @@ def _check_report(function: str) -> Callable[[pb.CheckGradientResponse], CheckRe
             rtol=response.rtol,
             checked_supplied=response.checked_supplied,
             notes=tuple(response.notes),
+            order=response.order or 1,
         )
 
     return decode
@@ -367,6 +369,7 @@ def check_gradient(
     rtol: float | None = None,
     mode: Mode = "auto",
     seed: int = 0,
+    order: int = 1,
 ) -> Request:
     message = _fill(pb.CheckGradientRequest(), function, inputs, params)
     if grad_output is not None:
@@ -388,6 +391,9 @@ def check_gradient(
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise InvalidArgumentError(f"seed: expected an int, got {seed!r}", field="seed")
     message.seed = int(seed)
+    if isinstance(order, bool) or order not in (1, 2):
+        raise InvalidArgumentError(f"order: expected 1 or 2, got {order!r}", field="order")
+    message.order = int(order)
     return Request("CheckGradient", message, _check_report(function))
 
 

@@ -50,6 +50,8 @@ class FunctionInfo:
     aliases: tuple[str, ...]
     source: str
     notes: tuple[str, ...]
+    #: the highest derivative order check_gradient verifies: 2 with a second-order VJP
+    max_order: int = 1
 
     def param(self, name: str) -> ParameterInfo:
         """The parameter called ``name`` (KeyError when there is none)."""
@@ -113,3 +115,6 @@ class CheckReport:
     #: whether the caller's gradients (rather than the catalog's VJP) were checked
     checked_supplied: bool
     notes: tuple[str, ...]
+    #: the derivative order checked: 1, or 2 (then inputs[0] is grad_output's check and
+    #: inputs[k + 1] the function's inputs[k]: the function checked is its VJP)
+    order: int = 1

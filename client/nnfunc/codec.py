@@ -36,6 +36,14 @@ DTYPES: dict[int, np.dtype] = {
 }
 _WIRE: dict[str, int] = {dt.str[1:]: code for code, dt in DTYPES.items()}
 
+#: The most dimensions a tensor may have (NumPy's own limit).
+MAX_NDIM = 64
+#: The largest dimension when no element limit is given (NumPy refuses sizes whose
+#: byte count overflows, even for an empty array with a huge dimension).
+_MAX_DIM = 1 << 40
+#: Whole numbers a double may carry into an int64 tensor: [-2^63, 2^63).
+_INT64_BOUND = float(1 << 63)
+
 
 def wire_dtype(dtype: np.dtype) -> int:
     """The DataType for a numpy dtype (other integers and bools travel as int64)."""
@@ -87,16 +95,25 @@ def from_tensor(
             f"{field}.dtype: expected DATA_TYPE_FLOAT16, _FLOAT32, _FLOAT64 or _INT64, got {name}",
             field=f"{field}.dtype",
         )
+    # Sizes first, in Python integers (no int64 overflow), before anything is allocated.
     shape = tuple(tensor.shape)
+    if len(shape) > MAX_NDIM:
+        raise InvalidArgumentError(
+            f"{field}.shape: at most {MAX_NDIM} dimensions, got {len(shape)}",
+            field=f"{field}.shape",
+        )
     if any(d < 0 for d in shape):
         raise InvalidArgumentError(
             f"{field}.shape: dimensions must be >= 0, got {list(shape)}", field=f"{field}.shape"
         )
+    # A dimension beyond the element limit is refused even when another is 0 (an empty
+    # array, but NumPy refuses shapes whose nominal byte count overflows).
+    limit = _MAX_DIM if max_elements is None else max_elements
     count = math.prod(shape)
-    if max_elements is not None and count > max_elements:
+    if count > limit or any(d > limit for d in shape):
         raise ResourceExhaustedError(
-            f"{field}.shape: {list(shape)} holds {count} elements, more than the "
-            f"server's limit of {max_elements}",
+            f"{field}.shape: {list(shape)} holds {count} elements (largest dimension "
+            f"{max(shape)}), more than the limit of {limit}",
             field=f"{field}.shape",
         )
     raw = tensor.raw_data  # every read of a bytes field copies it: read once
@@ -142,9 +159,11 @@ def from_tensor(
             )
         if source == "double_data" and dtype.kind == "i":
             doubles = np.asarray(values, dtype=np.float64)
-            if not np.all(np.isfinite(doubles) & (doubles == np.round(doubles))):
+            whole = np.isfinite(doubles) & (doubles == np.round(doubles))
+            if not np.all(whole & (doubles >= -_INT64_BOUND) & (doubles < _INT64_BOUND)):
                 raise InvalidArgumentError(
-                    f"{field}.double_data: int64 tensors need whole numbers", field=f"{field}"
+                    f"{field}.double_data: int64 tensors need whole numbers in [-2^63, 2^63)",
+                    field=f"{field}.double_data",
                 )
             arr = doubles.astype(np.int64)
         else:

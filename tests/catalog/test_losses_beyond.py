@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from nnfunc.catalog import REGISTRY, evaluate, gradient
+from nnfunc.errors import InvalidArgumentError
 
 RNG = np.random.default_rng(11)
 
@@ -269,3 +270,11 @@ def test_an_extreme_row_does_not_change_the_others(name, target, params):
         (gp,), (gq,) = gradient(name, x, y, **params), gradient(name, xe, ye, **params)
     np.testing.assert_allclose(quiet[:3], plain, rtol=1e-12)
     np.testing.assert_allclose(gq[:3], gp, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("shape", [(3, 0), (0,)])
+def test_categorical_hinge_refuses_zero_classes(shape):
+    """The max over classes has no identity: refused by name, never a crash (fuzzing)."""
+    with pytest.raises(InvalidArgumentError) as err:
+        evaluate("categorical_hinge", np.zeros(shape), np.zeros(shape))
+    assert err.value.field == "inputs[0]"

@@ -12,6 +12,7 @@ import pytest
 
 from nnfunc.catalog import evaluate, gradient, lookup
 from nnfunc.catalog import losses_classification as L
+from nnfunc.errors import InvalidArgumentError
 
 RNG = np.random.default_rng(7)
 
@@ -188,3 +189,11 @@ def test_cosine_gradient_scales_back_for_huge_rows():
     g_small = gradient("cosine_embedding_loss", x1, x2, y)[0]
     g_huge = gradient("cosine_embedding_loss", x1 * s, x2, y)[0]
     np.testing.assert_allclose(g_huge * s, g_small, rtol=1e-10)
+
+
+def test_cross_entropy_refuses_zero_classes_with_probability_targets():
+    """(N, 0) logits have no class to normalise over: refused by name (found by fuzzing;
+    index targets were already refused as out of range)."""
+    with pytest.raises(InvalidArgumentError) as err:
+        evaluate("cross_entropy", np.zeros((3, 0)), np.zeros((3, 0)))
+    assert err.value.field == "inputs[0]"

@@ -249,6 +249,7 @@ class FunctionInfo(_message.Message):
     KINKS_FIELD_NUMBER: _builtins.int
     SOURCE_FIELD_NUMBER: _builtins.int
     NOTES_FIELD_NUMBER: _builtins.int
+    MAX_ORDER_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Canonical name, as torch.nn.functional spells it."""
     kind: Global___FunctionKind.ValueType
@@ -261,6 +262,10 @@ class FunctionInfo(_message.Message):
     """The range of its output, for example "(0, 1)"."""
     source: _builtins.str
     """The framework function whose semantics it follows."""
+    max_order: _builtins.int
+    """The highest derivative order CheckGradient verifies for it: 2 when it has a
+    second-order VJP, else 1.
+    """
     @_builtins.property
     def aliases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Other names that resolve to it (`swish` for `silu`)."""
@@ -295,10 +300,11 @@ class FunctionInfo(_message.Message):
         kinks: _abc.Iterable[_builtins.str] | None = ...,
         source: _builtins.str = ...,
         notes: _abc.Iterable[_builtins.str] | None = ...,
+        max_order: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aliases", b"aliases", "formula", b"formula", "inputs", b"inputs", "kind", b"kind", "kinks", b"kinks", "name", b"name", "notes", b"notes", "output_range", b"output_range", "parameters", b"parameters", "source", b"source", "summary", b"summary"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aliases", b"aliases", "formula", b"formula", "inputs", b"inputs", "kind", b"kind", "kinks", b"kinks", "max_order", b"max_order", "name", b"name", "notes", b"notes", "output_range", b"output_range", "parameters", b"parameters", "source", b"source", "summary", b"summary"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -379,22 +385,124 @@ class DescribeFunctionResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     FUNCTION_FIELD_NUMBER: _builtins.int
+    LIMITS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def function(self) -> Global___FunctionInfo:
         """The function."""
+
+    @_builtins.property
+    def limits(self) -> Global___ServerLimits:
+        """The limits of the server that answered (the same as GetServerInfo's)."""
 
     def __init__(
         self,
         *,
         function: Global___FunctionInfo | None = ...,
+        limits: Global___ServerLimits | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["function", b"function"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["function", b"function", "limits", b"limits"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["function", b"function"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["function", b"function", "limits", b"limits"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DescribeFunctionResponse: _TypeAlias = DescribeFunctionResponse  # noqa: Y015
+
+@_typing.final
+class ServerLimits(_message.Message):
+    """What a server accepts. A request beyond a size limit is refused with
+    RESOURCE_EXHAUSTED naming the field; a call beyond the time limit ends with
+    DEADLINE_EXCEEDED.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAX_MESSAGE_BYTES_FIELD_NUMBER: _builtins.int
+    MAX_ELEMENTS_FIELD_NUMBER: _builtins.int
+    MAX_CHECK_ELEMENTS_FIELD_NUMBER: _builtins.int
+    MAX_CONCURRENT_RPCS_FIELD_NUMBER: _builtins.int
+    MAX_CALL_SECONDS_FIELD_NUMBER: _builtins.int
+    MAX_NAME_LENGTH_FIELD_NUMBER: _builtins.int
+    max_message_bytes: _builtins.int
+    """The largest request or response message, in bytes, each direction."""
+    max_elements: _builtins.int
+    """The largest number of elements in any one tensor of a request."""
+    max_check_elements: _builtins.int
+    """The largest number of elements, over all inputs, that CheckGradient differences
+    (its float64 work takes several copies of them).
+    """
+    max_concurrent_rpcs: _builtins.int
+    """The calls one server process runs or queues at once; beyond it a call gets
+    RESOURCE_EXHAUSTED at once. Each process of a multi-process server has its own.
+    """
+    max_call_seconds: _builtins.float
+    """The longest time one call may take, in seconds; it is the deadline of calls
+    that set none or a later one. 0 means no limit beyond the caller's deadline.
+    """
+    max_name_length: _builtins.int
+    """The longest string accepted for a name (function or parameter), in characters."""
+    def __init__(
+        self,
+        *,
+        max_message_bytes: _builtins.int = ...,
+        max_elements: _builtins.int = ...,
+        max_check_elements: _builtins.int = ...,
+        max_concurrent_rpcs: _builtins.int = ...,
+        max_call_seconds: _builtins.float = ...,
+        max_name_length: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_call_seconds", b"max_call_seconds", "max_check_elements", b"max_check_elements", "max_concurrent_rpcs", b"max_concurrent_rpcs", "max_elements", b"max_elements", "max_message_bytes", b"max_message_bytes", "max_name_length", b"max_name_length"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ServerLimits: _TypeAlias = ServerLimits  # noqa: Y015
+
+@_typing.final
+class GetServerInfoRequest(_message.Message):
+    """Request of GetServerInfo."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetServerInfoRequest: _TypeAlias = GetServerInfoRequest  # noqa: Y015
+
+@_typing.final
+class GetServerInfoResponse(_message.Message):
+    """Response of GetServerInfo."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIMITS_FIELD_NUMBER: _builtins.int
+    FUNCTION_COUNT_FIELD_NUMBER: _builtins.int
+    function_count: _builtins.int
+    """The number of functions in the catalog."""
+    @_builtins.property
+    def limits(self) -> Global___ServerLimits:
+        """The server's limits."""
+
+    def __init__(
+        self,
+        *,
+        limits: Global___ServerLimits | None = ...,
+        function_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["limits", b"limits"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["function_count", b"function_count", "limits", b"limits"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetServerInfoResponse: _TypeAlias = GetServerInfoResponse  # noqa: Y015
 
 @_typing.final
 class EvaluateRequest(_message.Message):
@@ -698,6 +806,7 @@ class CheckGradientRequest(_message.Message):
     RTOL_FIELD_NUMBER: _builtins.int
     MODE_FIELD_NUMBER: _builtins.int
     SEED_FIELD_NUMBER: _builtins.int
+    ORDER_FIELD_NUMBER: _builtins.int
     function: _builtins.str
     """A canonical name or an alias."""
     eps: _builtins.float
@@ -709,7 +818,13 @@ class CheckGradientRequest(_message.Message):
     mode: Global___CheckMode.ValueType
     """Full Jacobian or random directions."""
     seed: _builtins.int
-    """Seed of the random directions of the fast mode."""
+    """Seed of the random directions of the fast mode (and, at order 2, of the
+    upstream gradients drawn by the checker).
+    """
+    order: _builtins.int
+    """The derivative order to check: 1 (the VJP) or 2 (the VJP's own VJP, torch's
+    gradgradcheck; see FunctionInfo.max_order). 0, the default, means 1.
+    """
     @_builtins.property
     def inputs(self) -> _containers.RepeatedCompositeFieldContainer[_tensor_pb2.Tensor]:
         """The point to check at, in the function's input order."""
@@ -741,10 +856,11 @@ class CheckGradientRequest(_message.Message):
         rtol: _builtins.float | None = ...,
         mode: Global___CheckMode.ValueType = ...,
         seed: _builtins.int = ...,
+        order: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_atol", b"_atol", "_eps", b"_eps", "_rtol", b"_rtol", "atol", b"atol", "eps", b"eps", "grad_output", b"grad_output", "rtol", b"rtol"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_atol", b"_atol", "_eps", b"_eps", "_rtol", b"_rtol", "atol", b"atol", "eps", b"eps", "function", b"function", "grad_output", b"grad_output", "gradients", b"gradients", "inputs", b"inputs", "mode", b"mode", "parameters", b"parameters", "rtol", b"rtol", "seed", b"seed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_atol", b"_atol", "_eps", b"_eps", "_rtol", b"_rtol", "atol", b"atol", "eps", b"eps", "function", b"function", "grad_output", b"grad_output", "gradients", b"gradients", "inputs", b"inputs", "mode", b"mode", "order", b"order", "parameters", b"parameters", "rtol", b"rtol", "seed", b"seed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__atol: _TypeAlias = _typing.Literal["atol"]  # noqa: Y015
     _WhichOneofArgType__atol: _TypeAlias = _typing.Literal["_atol", b"_atol"]  # noqa: Y015
@@ -835,6 +951,7 @@ class CheckGradientResponse(_message.Message):
     RTOL_FIELD_NUMBER: _builtins.int
     CHECKED_SUPPLIED_FIELD_NUMBER: _builtins.int
     NOTES_FIELD_NUMBER: _builtins.int
+    ORDER_FIELD_NUMBER: _builtins.int
     passed: _builtins.bool
     """Whether every input passed."""
     mode: Global___CheckMode.ValueType
@@ -847,6 +964,10 @@ class CheckGradientResponse(_message.Message):
     """The relative tolerance used."""
     checked_supplied: _builtins.bool
     """Whether the caller's gradients (rather than the catalog's VJP) were checked."""
+    order: _builtins.int
+    """The derivative order checked: 1, or 2 (then inputs[0] is grad_output and
+    inputs[k + 1] the function's inputs[k]: the function checked is its VJP).
+    """
     @_builtins.property
     def inputs(self) -> _containers.RepeatedCompositeFieldContainer[Global___InputCheck]:
         """One check per differentiable input."""
@@ -866,10 +987,11 @@ class CheckGradientResponse(_message.Message):
         rtol: _builtins.float = ...,
         checked_supplied: _builtins.bool = ...,
         notes: _abc.Iterable[_builtins.str] | None = ...,
+        order: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["atol", b"atol", "checked_supplied", b"checked_supplied", "eps", b"eps", "inputs", b"inputs", "mode", b"mode", "notes", b"notes", "passed", b"passed", "rtol", b"rtol"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["atol", b"atol", "checked_supplied", b"checked_supplied", "eps", b"eps", "inputs", b"inputs", "mode", b"mode", "notes", b"notes", "order", b"order", "passed", b"passed", "rtol", b"rtol"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -74,6 +74,11 @@ class FunctionServiceStub:
                 request_serializer=nnfunc_dot_v1_dot_function__service__pb2.BatchRequest.SerializeToString,
                 response_deserializer=nnfunc_dot_v1_dot_function__service__pb2.BatchResponse.FromString,
                 _registered_method=True)
+        self.GetServerInfo = channel.unary_unary(
+                '/nnfunc.v1.FunctionService/GetServerInfo',
+                request_serializer=nnfunc_dot_v1_dot_function__service__pb2.GetServerInfoRequest.SerializeToString,
+                response_deserializer=nnfunc_dot_v1_dot_function__service__pb2.GetServerInfoResponse.FromString,
+                _registered_method=True)
 
 
 class FunctionServiceServicer:
@@ -134,6 +139,14 @@ class FunctionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetServerInfo(self, request, context):
+        """The server's limits (message size, tensor size, concurrency, time per call), so
+        that a client can size its requests before sending them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FunctionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -171,6 +184,11 @@ def add_FunctionServiceServicer_to_server(servicer, server):
                     servicer.Batch,
                     request_deserializer=nnfunc_dot_v1_dot_function__service__pb2.BatchRequest.FromString,
                     response_serializer=nnfunc_dot_v1_dot_function__service__pb2.BatchResponse.SerializeToString,
+            ),
+            'GetServerInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetServerInfo,
+                    request_deserializer=nnfunc_dot_v1_dot_function__service__pb2.GetServerInfoRequest.FromString,
+                    response_serializer=nnfunc_dot_v1_dot_function__service__pb2.GetServerInfoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -367,6 +385,33 @@ class FunctionService:
             '/nnfunc.v1.FunctionService/Batch',
             nnfunc_dot_v1_dot_function__service__pb2.BatchRequest.SerializeToString,
             nnfunc_dot_v1_dot_function__service__pb2.BatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetServerInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/nnfunc.v1.FunctionService/GetServerInfo',
+            nnfunc_dot_v1_dot_function__service__pb2.GetServerInfoRequest.SerializeToString,
+            nnfunc_dot_v1_dot_function__service__pb2.GetServerInfoResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -54,6 +54,10 @@ class FunctionServiceStub:
     """
     Batch: _grpc.UnaryUnaryMultiCallable[_function_service_pb2.BatchRequest, _function_service_pb2.BatchResponse]
     """Many independent Evaluate, Gradient and Loss requests in one call."""
+    GetServerInfo: _grpc.UnaryUnaryMultiCallable[_function_service_pb2.GetServerInfoRequest, _function_service_pb2.GetServerInfoResponse]
+    """The server's limits (message size, tensor size, concurrency, time per call), so
+    that a client can size its requests before sending them.
+    """
 
 @_typing.type_check_only
 class FunctionServiceAsyncStub(FunctionServiceStub):
@@ -81,6 +85,10 @@ class FunctionServiceAsyncStub(FunctionServiceStub):
     """
     Batch: _aio.UnaryUnaryMultiCallable[_function_service_pb2.BatchRequest, _function_service_pb2.BatchResponse]  # type: ignore[assignment]
     """Many independent Evaluate, Gradient and Loss requests in one call."""
+    GetServerInfo: _aio.UnaryUnaryMultiCallable[_function_service_pb2.GetServerInfoRequest, _function_service_pb2.GetServerInfoResponse]  # type: ignore[assignment]
+    """The server's limits (message size, tensor size, concurrency, time per call), so
+    that a client can size its requests before sending them.
+    """
 
 class FunctionServiceServicer(metaclass=_abc_1.ABCMeta):
     """Evaluates the activation and loss functions of deep learning, their exact
@@ -147,5 +155,15 @@ class FunctionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_function_service_pb2.BatchResponse, _abc.Awaitable[_function_service_pb2.BatchResponse]]:
         """Many independent Evaluate, Gradient and Loss requests in one call."""
+
+    @_abc_1.abstractmethod
+    def GetServerInfo(
+        self,
+        request: _function_service_pb2.GetServerInfoRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_function_service_pb2.GetServerInfoResponse, _abc.Awaitable[_function_service_pb2.GetServerInfoResponse]]:
+        """The server's limits (message size, tensor size, concurrency, time per call), so
+        that a client can size its requests before sending them.
+        """
 
 def add_FunctionServiceServicer_to_server(servicer: FunctionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

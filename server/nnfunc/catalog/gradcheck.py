@@ -2,7 +2,8 @@
 differences in float64. It serves both the CheckGradient RPC and the test suite.
 
     check_gradient(function, *inputs, grad_output=None, grads=None, eps=1e-6, atol=1e-5,
-                   rtol=1e-3, mode="auto", seed=0, parameters=None, order=1, **params)
+                   rtol=1e-3, mode="auto", seed=0, parameters=None, order=1,
+                   deadline=None, **params)
         -> GradcheckReport
 
 (``parameters`` carries function parameters whose names the checker uses itself, such
@@ -73,6 +74,14 @@ kinks left out are the function's and those of its first derivative
 (``spec.kink_mask2``); h is linear in g, so g has none. Supplied gradients
 (``grads``) are checked at order 1 only.
 
+Deadline
+--------
+``deadline`` (a ``time.monotonic()`` value) makes the check stop with
+DeadlineExceededError once it passes: it is checked before every forward call and
+between inputs (one element at a time, a full check makes two calls per element). The
+server passes each call's deadline; without one, the enclosing
+``registry.deadline_scope`` (if any) applies.
+
 No input makes the checker itself warn: differences are taken on finite values only and
 magnitudes are bounded (numerical values beyond 1e100 count as non-finite).
 """
@@ -86,7 +95,13 @@ from typing import Any
 
 import numpy as np
 
-from nnfunc.catalog.registry import lookup, prepare, value_and_grad
+from nnfunc.catalog.registry import (
+    check_deadline,
+    deadline_scope,
+    lookup,
+    prepare,
+    value_and_grad,
+)
 from nnfunc.catalog.spec import FunctionSpec, Input
 from nnfunc.errors import InvalidArgumentError
 
@@ -173,6 +188,7 @@ def check_gradient(
     seed: int = 0,
     parameters: Mapping[str, Any] | None = None,
     order: int = 1,
+    deadline: float | None = None,
     **params: Any,
 ) -> GradcheckReport:
     """Check the VJP of every differentiable input (see the module docstring), or with
@@ -180,7 +196,25 @@ def check_gradient(
 
     The function's parameters come as keywords, or in ``parameters`` for names the
     checker itself uses (gaussian_nll_loss's and poisson_nll_loss's ``eps``).
+    ``deadline``: a ``time.monotonic()`` value; past it the check stops with
+    DeadlineExceededError (module docstring, "Deadline").
     """
+    if deadline is not None:
+        with deadline_scope(deadline):
+            return check_gradient(
+                function,
+                *inputs,
+                grad_output=grad_output,
+                grads=grads,
+                eps=eps,
+                atol=atol,
+                rtol=rtol,
+                mode=mode,
+                seed=seed,
+                parameters=parameters,
+                order=order,
+                **params,
+            )
     spec = lookup(function)
     params = {**(parameters or {}), **params}
     if isinstance(order, bool) or not isinstance(order, int | np.integer) or order not in ORDERS:
@@ -222,6 +256,7 @@ def check_gradient(
     rng = np.random.default_rng(int(seed))
     reports = []
     for j, k in enumerate(diff):
+        check_deadline()
         label = f"inputs[{k}] ({spec.inputs[k].name})"
         try:
             if used == "full":
@@ -518,6 +553,7 @@ class _Problem:
 
     def forward(self, xs: Sequence[np.ndarray], params: dict) -> np.ndarray:
         """One forward call in float64, the spec's cross-parameter check included."""
+        check_deadline()
         if self.spec.check is not None:
             self.spec.check(params, tuple(xs))
         return np.asarray(self.spec.forward(*xs, **params), dtype=np.float64)

@@ -467,7 +467,15 @@ def _(g, y, input, target, reduction):
     return op.mul(grad, a)
 
 
-categorical_hinge.defcheck(_pair_check(categorical_hinge, 1, " (classes along the last axis)"))
+@categorical_hinge.defcheck
+def _(params, inputs):
+    _pair_check(categorical_hinge, 1, " (classes along the last axis)")(params, inputs)
+    if inputs[0].shape[-1] == 0:  # Keras's max over no class raises too (jnp.max)
+        raise InvalidArgumentError(
+            f"inputs[0] (input): categorical_hinge needs at least one class along the last "
+            f"axis, got shape {list(inputs[0].shape)}",
+            field="inputs[0]",
+        )
 
 
 @categorical_hinge.defkinks

@@ -309,6 +309,11 @@ def _check_ce(name: str, params: dict[str, Any], inputs: tuple[np.ndarray, ...])
         )
     _check_class_input(name, x, t, prob)
     n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
+    if n_classes == 0 and x.ndim > 0:  # no class to normalise over (N may be 0)
+        raise InvalidArgumentError(
+            f"inputs[0] (input): {name} needs at least one class, got shape {list(x.shape)}",
+            field="inputs[0]",
+        )
     _weight(params["weight"], n_classes, x.dtype)
     if prob:
         if params.get("ignore_index", -100) >= 0:

@@ -6,22 +6,61 @@ input is promoted to float64. When several real inputs are given, they are promo
 to one compute dtype (numpy's result_type). Each gradient comes back in the dtype of
 the input it belongs to. Index inputs (class indices) must hold integers. A float
 parameter beyond the compute dtype's range becomes ±inf, as torch's scalar cast does.
+
+Deadlines are cooperative: inside ``with deadline_scope(at)`` (``at`` a
+``time.monotonic()`` value), the long loops (the blocks of a large elementwise call,
+the gradient checker's forward calls) call ``check_deadline()`` and stop with
+DeadlineExceededError once ``at`` has passed. The server sets it for each call.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import math
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from nnfunc.catalog import _ops
 from nnfunc.catalog.spec import ALIASES, REGISTRY, FunctionSpec
-from nnfunc.errors import InvalidArgumentError, NotFoundError
+from nnfunc.errors import DeadlineExceededError, InvalidArgumentError, NotFoundError
 
 Params = Mapping[str, Any]
+
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "nnfunc_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def deadline_scope(at: float | None) -> Iterator[None]:
+    """Work done inside stops (DeadlineExceededError) once ``time.monotonic()`` reaches
+    ``at``; None adds no limit. Nested scopes keep the earlier deadline."""
+    outer = _DEADLINE.get()
+    if at is None or (outer is not None and outer <= at):
+        yield
+        return
+    token = _DEADLINE.set(at)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def current_deadline() -> float | None:
+    """The deadline of the enclosing ``deadline_scope`` (None: none)."""
+    return _DEADLINE.get()
+
+
+def check_deadline(at: float | None = None) -> None:
+    """DeadlineExceededError when ``at`` (default: the current scope's deadline) has passed."""
+    at = _DEADLINE.get() if at is None else at
+    if at is not None and time.monotonic() >= at:
+        raise DeadlineExceededError("the call's deadline passed while it was computing")
 
 
 def lookup(name: str | FunctionSpec) -> FunctionSpec:
@@ -164,8 +203,10 @@ def _forward_blocks(spec: FunctionSpec, arrays: Sequence[np.ndarray], bound: dic
     full-size temporaries."""
     flat = [a.reshape(-1) for a in arrays]
     y = np.empty(flat[0].size, dtype=arrays[0].dtype)
+    at = _DEADLINE.get()  # read here: the helper threads do not see the caller's context
 
     def work(start: int, stop: int) -> None:
+        check_deadline(at)
         y[start:stop] = spec.forward(*(f[start:stop] for f in flat), **bound)
 
     _ops.run_blocks(y.size, work)
@@ -184,8 +225,10 @@ def _value_and_grad_blocks(
     grads = [np.empty(n, dtype=dtype) for _ in spec.differentiable]
     g_flat = None if g is None else g.reshape(-1)
     ones = np.ones(min(n, _ops.BLOCK), dtype=dtype) if g is None else None
+    at = _DEADLINE.get()  # read here: the helper threads do not see the caller's context
 
     def work(start: int, stop: int) -> None:
+        check_deadline(at)
         xs = [f[start:stop] for f in flat]
         yb = spec.forward(*xs, **bound)
         y[start:stop] = yb

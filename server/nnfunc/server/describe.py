@@ -1,5 +1,5 @@
 """Catalog records as protos: FunctionSpec -> FunctionInfo, GradcheckReport ->
-CheckGradientResponse. Pure translation, no math."""
+CheckGradientResponse, Settings -> ServerLimits. Pure translation, no math."""
 
 from __future__ import annotations
 
@@ -79,7 +79,20 @@ def function_info(spec: FunctionSpec, out: pb.FunctionInfo | None = None) -> pb.
     info.kinks.extend(spec.kinks)
     info.source = spec.source
     info.notes.extend(spec.notes)
+    info.max_order = spec.max_order
     return info
+
+
+def server_limits(settings: Any, *, max_check_elements: int, max_name_length: int):
+    """The limits a server enforces, as the ServerLimits message."""
+    return pb.ServerLimits(
+        max_message_bytes=settings.max_message_bytes,
+        max_elements=settings.max_elements,
+        max_check_elements=max_check_elements,
+        max_concurrent_rpcs=settings.max_concurrent_rpcs,
+        max_call_seconds=settings.max_call_seconds,
+        max_name_length=max_name_length,
+    )
 
 
 def _number(value: Any) -> float:
@@ -97,6 +110,7 @@ def check_response(report: Any) -> pb.CheckGradientResponse:
         rtol=float(report.rtol),
         checked_supplied=bool(report.checked_supplied),
         notes=[str(n) for n in report.notes],
+        order=int(getattr(report, "order", 1)),
     )
     for r in report.inputs:
         worst = r.worst_index

@@ -4,11 +4,29 @@ encodes. No math here, and no environment reads: limits come from Settings.
 ``Service`` holds the three-step methods (request -> response, raising nnfunc errors);
 ``FunctionServicer`` is the gRPC face: it times and logs each call and turns errors into
 statuses through ``status.py``.
+
+Hardening (what a hostile request meets, in order):
+- Bytes that are not a valid message of the method's request type: INVALID_ARGUMENT
+  (``add_to_server`` registers lenient deserializers; gRPC's own would answer INTERNAL).
+- Messages above ``max_message_bytes``: RESOURCE_EXHAUSTED from gRPC before any parsing.
+- Names (function, parameters) longer than MAX_NAME_LENGTH: INVALID_ARGUMENT.
+- Tensors: dtype, rank, dims and the element count are checked in Python integers
+  before anything is allocated (``codec.from_tensor``); beyond ``max_elements``
+  RESOURCE_EXHAUSTED. CheckGradient also caps its inputs at ``max_check_elements``.
+- Time: each call has a deadline, the caller's or ``max_call_seconds`` from now,
+  whichever comes first. It is checked after decoding and after computing, between
+  Batch items, between the blocks of a large elementwise call and before every forward
+  call of the gradient checker; once passed the call ends with DEADLINE_EXCEEDED.
+- Concurrency: gRPC's ``maximum_concurrent_rpcs`` (app.py) counts the calls running
+  and those queued for a thread; beyond it a call gets RESOURCE_EXHAUSTED at once.
+- Every stage's time goes to ``metrics.record_stage`` ("decode", "compute", "encode").
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import math
 import os
 import socket
 import threading
@@ -16,31 +34,94 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import grpc
+from google.protobuf.message import DecodeError
+
 from nnfunc import catalog
+from nnfunc.catalog.registry import deadline_scope
 from nnfunc.codec import from_parameters, from_tensor, to_tensor
 from nnfunc.errors import (
     CancelledError,
     DeadlineExceededError,
     Error,
     InvalidArgumentError,
+    ResourceExhaustedError,
     UnavailableError,
 )
 from nnfunc.server import status
-from nnfunc.server.describe import KIND_NAMES, MODES, check_response, function_info
+from nnfunc.server.describe import (
+    KIND_NAMES,
+    MODES,
+    check_response,
+    function_info,
+    server_limits,
+)
+from nnfunc.server.metrics import record_stage
 from nnfunc.server.settings import Settings
 from nnfunc.v1 import function_service_pb2 as pb
 from nnfunc.v1 import function_service_pb2_grpc as pb_grpc
 
 log = logging.getLogger("nnfunc.server.calls")
 
+#: The longest function or parameter name accepted (the longest real one has 30).
+MAX_NAME_LENGTH = 256
+#: The most elements (over all inputs) CheckGradient differences: its float64 work
+#: holds several copies of them (about 10 × 8 bytes each at the peak).
+MAX_CHECK_ELEMENTS = 1 << 22
+
+
+def _name(value: str, field: str, what: str) -> str:
+    """A required name, refused when empty or longer than MAX_NAME_LENGTH."""
+    if not value:
+        raise InvalidArgumentError(f"{field}: required ({what})", field=field)
+    if len(value) > MAX_NAME_LENGTH:
+        raise InvalidArgumentError(
+            f"{field}: at most {MAX_NAME_LENGTH} characters, got {len(value)}", field=field
+        )
+    return value
+
 
 def _function_name(request: Any) -> str:
-    if not request.function:
-        raise InvalidArgumentError(
-            "function: required (a canonical name or an alias, see ListFunctions)",
-            field="function",
-        )
-    return request.function
+    return _name(request.function, "function", "a canonical name or an alias, see ListFunctions")
+
+
+# ---------------------------------------------------------------------------
+# Stages and deadlines of the call being served
+# ---------------------------------------------------------------------------
+
+
+class _Clock:
+    """The stages of one call: each ``end(stage)`` reports the time since the previous
+    mark to the metrics and, after decode and compute, checks the deadline."""
+
+    __slots__ = ("deadline", "mark")
+
+    def __init__(self, deadline: float):
+        self.deadline = deadline  # time.monotonic(); inf for none
+        self.mark = time.perf_counter()
+
+    def end(self, stage: str) -> None:
+        now = time.perf_counter()
+        record_stage(stage, now - self.mark)
+        self.mark = now
+        if stage != "encode":
+            self.check(stage)
+
+    def check(self, stage: str) -> None:
+        if time.monotonic() >= self.deadline:
+            raise DeadlineExceededError(f"the call's deadline passed (after {stage})")
+
+
+_CLOCK: contextvars.ContextVar[_Clock | None] = contextvars.ContextVar(
+    "nnfunc_call_clock", default=None
+)
+
+
+def _stage(stage: str) -> None:
+    """End ``stage`` of the current call (nothing outside a call)."""
+    clock = _CLOCK.get()
+    if clock is not None:
+        clock.end(stage)
 
 
 class Service:
@@ -48,6 +129,12 @@ class Service:
 
     def __init__(self, settings: Settings):
         self.max_elements = settings.max_elements
+        self.max_check_elements = min(settings.max_elements, MAX_CHECK_ELEMENTS)
+        self.limits = server_limits(
+            settings,
+            max_check_elements=self.max_check_elements,
+            max_name_length=MAX_NAME_LENGTH,
+        )
 
     # --- decoding -------------------------------------------------------------
     def _inputs(self, request: Any) -> list:
@@ -56,6 +143,13 @@ class Service:
         ]
 
     def _params(self, request: Any) -> dict[str, Any]:
+        for name in request.parameters:
+            if len(name) > MAX_NAME_LENGTH:
+                raise InvalidArgumentError(
+                    f"parameters: a parameter name of {len(name)} characters (at most "
+                    f"{MAX_NAME_LENGTH}); the function's parameters are in DescribeFunction",
+                    field="parameters",
+                )
         return from_parameters(request.parameters, self.max_elements)
 
     def _optional(self, request: Any, name: str):
@@ -72,38 +166,51 @@ class Service:
                 field="kind",
             )
         kind = KIND_NAMES.get(request.kind)
+        _stage("decode")
         resp = pb.ListFunctionsResponse()
         for name in catalog.names():
             spec = catalog.lookup(name)
             if kind is None or spec.kind == kind:
                 function_info(spec, resp.functions.add())
+        _stage("encode")
         return resp
 
     def describe_function(self, request: pb.DescribeFunctionRequest) -> pb.DescribeFunctionResponse:
-        if not request.name:
-            raise InvalidArgumentError(
-                "name: required (a canonical name or an alias)", field="name"
-            )
-        resp = pb.DescribeFunctionResponse()
-        function_info(catalog.lookup(request.name), resp.function)
+        spec = catalog.lookup(_name(request.name, "name", "a canonical name or an alias"))
+        _stage("decode")
+        resp = pb.DescribeFunctionResponse(limits=self.limits)
+        function_info(spec, resp.function)
+        _stage("encode")
+        return resp
+
+    def get_server_info(self, request: pb.GetServerInfoRequest) -> pb.GetServerInfoResponse:
+        _stage("decode")
+        resp = pb.GetServerInfoResponse(limits=self.limits, function_count=len(catalog.names()))
+        _stage("encode")
         return resp
 
     def evaluate(self, request: pb.EvaluateRequest) -> pb.EvaluateResponse:
         spec = catalog.lookup(_function_name(request))
         inputs, params = self._inputs(request), self._params(request)
+        _stage("decode")
         y = catalog.evaluate(spec, *inputs, **params)
+        _stage("compute")
         resp = pb.EvaluateResponse()
         to_tensor(y, out=resp.output)
+        _stage("encode")
         return resp
 
     def gradient(self, request: pb.GradientRequest) -> pb.GradientResponse:
         spec = catalog.lookup(_function_name(request))
         inputs, params = self._inputs(request), self._params(request)
         g = self._optional(request, "grad_output")
+        _stage("decode")
         grads = catalog.gradient(spec, *inputs, grad_output=g, **params)
+        _stage("compute")
         resp = pb.GradientResponse(input_names=[i.name for i in spec.differentiable])
         for grad in grads:
             to_tensor(grad, out=resp.gradients.add())
+        _stage("encode")
         return resp
 
     def loss(self, request: pb.LossRequest) -> pb.LossResponse:
@@ -115,11 +222,14 @@ class Service:
                 field="function",
             )
         inputs, params = self._inputs(request), self._params(request)
+        _stage("decode")
         value, grads = catalog.value_and_grad(spec, *inputs, **params)
+        _stage("compute")
         resp = pb.LossResponse(input_names=[i.name for i in spec.differentiable])
         to_tensor(value, out=resp.value)
         for grad in grads:
             to_tensor(grad, out=resp.gradients.add())
+        _stage("encode")
         return resp
 
     def check_gradient(self, request: pb.CheckGradientRequest) -> pb.CheckGradientResponse:
@@ -135,6 +245,19 @@ class Service:
                 f"mode: expected CHECK_MODE_UNSPECIFIED, _FULL or _FAST, got {request.mode}",
                 field="mode",
             )
+        order = request.order or 1
+        if order not in (1, 2):
+            raise InvalidArgumentError(
+                f"order: expected 1 or 2 (0 means 1), got {request.order}", field="order"
+            )
+        total = sum(a.size for a in inputs)
+        if total > self.max_check_elements:
+            raise ResourceExhaustedError(
+                f"inputs: CheckGradient differences at most {self.max_check_elements} "
+                f"elements over all inputs, got {total} (check a slice of the data)",
+                field="inputs",
+            )
+        _stage("decode")
         # Unset options take the checker's defaults (torch's gradcheck ones); set ones,
         # zero included, are validated by the checker and named in its errors.
         options = {n: getattr(request, n) for n in ("eps", "atol", "rtol") if request.HasField(n)}
@@ -146,9 +269,13 @@ class Service:
             mode=MODES[request.mode],
             seed=request.seed,
             parameters=params,
+            order=order,
             **options,
         )
-        return check_response(report)
+        _stage("compute")
+        resp = check_response(report)
+        _stage("encode")
+        return resp
 
 
 # ---------------------------------------------------------------------------
@@ -177,6 +304,7 @@ class FunctionServicer(pb_grpc.FunctionServiceServicer):
 
     def __init__(self, settings: Settings):
         self.service = Service(settings)
+        self.max_call_seconds = settings.max_call_seconds or math.inf
         # Which process answered, in each OK answer's trailing metadata: behind a
         # balancer, clients and tests tell replicas (and --workers processes) apart.
         # Trailing, because it rides in the final batch for free, where initial
@@ -200,12 +328,21 @@ class FunctionServicer(pb_grpc.FunctionServiceServicer):
         error: Error | None = None
         with self._idle:
             self._in_flight += 1
+        token = None
         try:
             if self.draining.is_set():
                 raise UnavailableError("the server is shutting down; retry on another replica")
             if not context.is_active():
                 raise _inactive(context)
-            response = fn(request)
+            if isinstance(request, Malformed):
+                raise InvalidArgumentError(
+                    f"request: not a valid {request.type_name} message ({request.reason})",
+                    field="request",
+                )
+            clock = _Clock(time.monotonic() + self._time_allowed(context))
+            token = _CLOCK.set(clock)
+            with deadline_scope(clock.deadline if clock.deadline < math.inf else None):
+                response = fn(request)
             context.set_trailing_metadata(self.replica)
         except Exception as exc:  # every failure leaves as a status: the server stays up
             error = status.as_error(exc)
@@ -225,11 +362,20 @@ class FunctionServicer(pb_grpc.FunctionServiceServicer):
                 )
             return response
         finally:
+            if token is not None:
+                _CLOCK.reset(token)
             with self._idle:
                 self._in_flight -= 1
                 if self._in_flight == 0:
                     self._idle.notify_all()
         context.abort_with_status(status.to_status(error))  # raises; outside the try
+
+    def _time_allowed(self, context) -> float:
+        """Seconds this call may take: the caller's deadline or max_call_seconds."""
+        remaining = context.time_remaining()
+        if remaining is None:
+            return self.max_call_seconds
+        return min(max(float(remaining), 0.0), self.max_call_seconds)
 
     def ListFunctions(self, request, context):
         return self._call("ListFunctions", self.service.list_functions, request, context)
@@ -252,12 +398,18 @@ class FunctionServicer(pb_grpc.FunctionServiceServicer):
     def Batch(self, request, context):
         return self._call("Batch", lambda r: self._batch(r, context), request, context)
 
+    def GetServerInfo(self, request, context):
+        return self._call("GetServerInfo", self.service.get_server_info, request, context)
+
     def _batch(self, request: pb.BatchRequest, context) -> pb.BatchResponse:
         """Each item answered on its own: one bad item fails only itself."""
         resp = pb.BatchResponse()
+        clock = _CLOCK.get()
         for k, item in enumerate(request.items):
             if not context.is_active():  # deadline passed or client gone: stop working
                 raise _inactive(context)
+            if clock is not None:
+                clock.check(f"items[{k - 1}]" if k else "decode")
             result = resp.results.add()
             which = item.WhichOneof("request")
             start = time.perf_counter()
@@ -277,9 +429,11 @@ class FunctionServicer(pb_grpc.FunctionServiceServicer):
                     error,
                     start,
                 )
+                if isinstance(error, DeadlineExceededError):
+                    raise  # the call's deadline, not this item's fault: stop the batch
                 result.status.code = status.code_number(error)
                 result.status.message = status.public_message(error)
-                result.status.field = error.field or ""
+                result.status.field = status.public_field(error)
             else:
                 getattr(result, which).CopyFrom(answer)
         return resp
@@ -304,3 +458,53 @@ def _log_failure(method: str, request: Any, exc: BaseException, error: Error, st
         log.warning("call failed: %s", exc.message, extra={"fields": fields})
     else:
         log.error("call failed unexpectedly", exc_info=exc, extra={"fields": fields})
+
+
+# ---------------------------------------------------------------------------
+# Registration with lenient request parsing
+# ---------------------------------------------------------------------------
+
+
+class Malformed:
+    """A request whose bytes did not parse: the servicer answers INVALID_ARGUMENT.
+    (gRPC answers INTERNAL when a deserializer raises.)"""
+
+    __slots__ = ("reason", "type_name")
+
+    def __init__(self, type_name: str, reason: str):
+        self.type_name = type_name
+        self.reason = reason
+
+
+def _lenient(message_type: Any) -> Callable[[bytes], Any]:
+    def parse(data: bytes) -> Any:
+        try:
+            return message_type.FromString(data)
+        except (DecodeError, RecursionError, ValueError) as exc:
+            return Malformed(message_type.DESCRIPTOR.full_name, str(exc)[:200] or "undecodable")
+
+    return parse
+
+
+def method_handlers(servicer: FunctionServicer) -> dict[str, grpc.RpcMethodHandler]:
+    """The unary handlers of every FunctionService method, with lenient deserializers."""
+    service = pb.DESCRIPTOR.services_by_name["FunctionService"]
+    handlers = {}
+    for method in service.methods:
+        request = getattr(pb, method.input_type.name)
+        response = getattr(pb, method.output_type.name)
+        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, method.name),
+            request_deserializer=_lenient(request),
+            response_serializer=response.SerializeToString,
+        )
+    return handlers
+
+
+def add_to_server(servicer: FunctionServicer, server: Any) -> None:
+    """Register ``servicer`` like ``add_FunctionServiceServicer_to_server``, except that
+    undecodable request bytes get INVALID_ARGUMENT instead of gRPC's INTERNAL."""
+    name = pb.DESCRIPTOR.services_by_name["FunctionService"].full_name
+    handlers = method_handlers(servicer)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, handlers),))
+    server.add_registered_method_handlers(name, handlers)

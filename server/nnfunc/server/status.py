@@ -5,6 +5,11 @@ when it names a field, the status carries a ``google.rpc.BadRequest`` whose sing
 violation names it (read it with ``grpc_status.rpc_status.from_call``). Anything else
 is unexpected: INTERNAL with a generic message (the traceback goes to the log only).
 A MemoryError is RESOURCE_EXHAUSTED. Nothing here ever yields UNKNOWN.
+
+Messages and field names are cut to a bounded length: they may quote the request (an
+unknown name, a bad choice), and a status travels in trailing metadata, which gRPC
+clients cap (8 KiB by default); an oversized status would reach the client as a
+transport error instead of the error it describes.
 """
 
 from __future__ import annotations
@@ -18,6 +23,10 @@ from nnfunc.errors import Error, InternalError, ResourceExhaustedError
 
 INTERNAL_MESSAGE = "internal error: the server failed unexpectedly (details are in its log)"
 MEMORY_MESSAGE = "the server ran out of memory for this request; send smaller tensors"
+
+#: The longest message and field name a status carries, in characters.
+MAX_MESSAGE_CHARS = 1024
+MAX_FIELD_CHARS = 256
 
 #: gRPC status name -> grpc.StatusCode
 CODES: dict[str, grpc.StatusCode] = {c.name: c for c in grpc.StatusCode}
@@ -45,9 +54,21 @@ def code_number(error: Error) -> int:
     return status_code(error).value[0]
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 15] + " ...(truncated)"
+
+
 def public_message(error: Error) -> str:
-    """The message the client sees (INTERNAL ones are generic: details stay in the log)."""
-    return INTERNAL_MESSAGE if status_code(error) is grpc.StatusCode.INTERNAL else error.message
+    """The message the client sees (INTERNAL ones are generic: details stay in the log),
+    at most MAX_MESSAGE_CHARS long."""
+    if status_code(error) is grpc.StatusCode.INTERNAL:
+        return INTERNAL_MESSAGE
+    return _cut(str(error.message), MAX_MESSAGE_CHARS)
+
+
+def public_field(error: Error) -> str:
+    """The field at fault ("" when none), at most MAX_FIELD_CHARS long."""
+    return _cut(str(error.field or ""), MAX_FIELD_CHARS)
 
 
 def to_status(error: Error) -> grpc.Status:
@@ -55,14 +76,13 @@ def to_status(error: Error) -> grpc.Status:
     code = status_code(error)
     message = public_message(error)
     rich = status_pb2.Status(code=code.value[0], message=message)
-    if error.field:
+    field = public_field(error)
+    if field:
         detail = any_pb2.Any()
         detail.Pack(
             error_details_pb2.BadRequest(
                 field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(
-                        field=error.field, description=message
-                    )
+                    error_details_pb2.BadRequest.FieldViolation(field=field, description=message)
                 ]
             )
         )
