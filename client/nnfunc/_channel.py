@@ -26,7 +26,13 @@ Target = str | Sequence[str]
 
 
 def service_config(retries: int, load_balancing: str | None) -> str:
-    """The JSON service config: a retry policy for UNAVAILABLE and the balancing policy."""
+    """The JSON service config: a retry policy for UNAVAILABLE and the balancing policy.
+
+    With round_robin, gRPC also watches each replica's health (grpc.health.v1 Watch,
+    client-side health checking) and sends nothing to one that says NOT_SERVING: a
+    replica draining for shutdown is left before it refuses anything. A server without
+    the health service is taken as healthy.
+    """
     config: dict[str, Any] = {}
     if retries > 0:
         config["methodConfig"] = [
@@ -43,6 +49,8 @@ def service_config(retries: int, load_balancing: str | None) -> str:
         ]
     if load_balancing:
         config["loadBalancingConfig"] = [{load_balancing: {}}]
+    if load_balancing == "round_robin":
+        config["healthCheckConfig"] = {"serviceName": SERVICE}
     return json.dumps(config)
 
 
@@ -131,17 +139,50 @@ def configure(
     return resolved, list(merged.items())
 
 
+def _pem(value: bytes | str | None) -> bytes | None:
+    """PEM bytes as given, or read from a file path."""
+    if value is None or isinstance(value, bytes):
+        return value
+    with open(value, "rb") as f:
+        return f.read()
+
+
 def channel_credentials(
     credentials: grpc.ChannelCredentials | None,
     root_certificates: bytes | str | None,
+    certificate_chain: bytes | str | None = None,
+    private_key: bytes | str | None = None,
+    token: str | None = None,
 ) -> grpc.ChannelCredentials | None:
-    """TLS credentials: given ones, or ones trusting ``root_certificates`` (PEM bytes,
-    or the path of a PEM file); None for a plaintext channel."""
+    """TLS credentials: given ones, or ones trusting ``root_certificates`` (PEM bytes, or
+    the path of a PEM file; the system's roots when only a client certificate is given)
+    and presenting ``certificate_chain``/``private_key`` (mutual TLS). ``token`` rides
+    on them as call credentials (``authorization: Bearer <token>`` on every call).
+    None for a plaintext channel."""
     if credentials is not None and root_certificates is not None:
         raise ValueError("give credentials or root_certificates, not both")
-    if root_certificates is not None:
-        if isinstance(root_certificates, str):
-            with open(root_certificates, "rb") as f:
-                root_certificates = f.read()
-        return grpc.ssl_channel_credentials(root_certificates=root_certificates)
+    if (certificate_chain is None) != (private_key is None):
+        raise ValueError("certificate_chain and private_key go together (mutual TLS)")
+    if credentials is not None and certificate_chain is not None:
+        raise ValueError("give credentials or certificate_chain/private_key, not both")
+    if root_certificates is not None or certificate_chain is not None:
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=_pem(root_certificates),
+            private_key=_pem(private_key),
+            certificate_chain=_pem(certificate_chain),
+        )
+    if credentials is not None and token is not None:
+        credentials = grpc.composite_channel_credentials(
+            credentials, grpc.access_token_call_credentials(token)
+        )
     return credentials
+
+
+def token_metadata(token: str | None, secure: bool) -> tuple[tuple[str, str], ...]:
+    """The bearer token as call metadata, for a plaintext channel (gRPC sends call
+    credentials over TLS only). On a TLS channel the credentials carry it."""
+    if token is None or secure:
+        return ()
+    if not token or any(c.isspace() for c in token):
+        raise ValueError("token: expected a non-empty bearer token without spaces")
+    return (("authorization", f"Bearer {token}"),)

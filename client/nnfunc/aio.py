@@ -27,7 +27,8 @@ class AsyncClient(_Base):
     """An asyncio client of the nnfunc service; ``async with`` closes its channel.
 
     The arguments are Client's (target, timeout, credentials, root_certificates,
-    metadata, retries, load_balancing, max_message_bytes, options).
+    certificate_chain, private_key, token, metadata, retries, load_balancing,
+    max_message_bytes, options).
     """
 
     def _open_channel(self) -> grpc_aio.Channel:

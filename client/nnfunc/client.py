@@ -43,6 +43,9 @@ class _Base:
         timeout: float | None = 10.0,
         credentials: grpc.ChannelCredentials | None = None,
         root_certificates: bytes | str | None = None,
+        certificate_chain: bytes | str | None = None,
+        private_key: bytes | str | None = None,
+        token: str | None = None,
         metadata: Metadata = (),
         retries: int = _channel.MAX_RETRIES,
         load_balancing: str | None = None,
@@ -51,7 +54,6 @@ class _Base:
     ) -> None:
         self.target = target
         self.timeout = timeout
-        self.metadata = tuple(metadata)
         self._target, self._options = _channel.configure(
             target,
             retries=retries,
@@ -59,7 +61,12 @@ class _Base:
             max_message_bytes=max_message_bytes,
             options=options,
         )
-        self._credentials = _channel.channel_credentials(credentials, root_certificates)
+        self._credentials = _channel.channel_credentials(
+            credentials, root_certificates, certificate_chain, private_key, token
+        )
+        self.metadata = _channel.token_metadata(token, self._credentials is not None) + tuple(
+            metadata
+        )
         self._channel = self._open_channel()
         # One callable per method: requests serialize themselves (``Request.wire``) and
         # responses arrive as bytes for ``Request.read``, so large tensors skip
@@ -95,7 +102,11 @@ class Client(_Base):
     every address of the name), or a list of "host:port" (resolved once, balanced round
     robin). ``timeout``: the default deadline of every call, in seconds (None: none).
     ``credentials`` (grpc.ChannelCredentials) or ``root_certificates`` (PEM bytes or a
-    file path) make a TLS channel. ``metadata``: call metadata sent on every call.
+    file path) make a TLS channel; ``certificate_chain`` and ``private_key`` (PEM bytes
+    or paths) add the client's certificate (mutual TLS). ``token``: a bearer token sent
+    on every call (as call credentials over TLS; as ``authorization`` metadata on a
+    plaintext channel, where anyone on the path can read it). ``metadata``: call
+    metadata sent on every call.
     ``retries``: how many times gRPC retries a call that failed UNAVAILABLE (0 to 4).
     ``load_balancing``: a gRPC policy name, overriding the choice above.
     ``max_message_bytes``: the channel's message size limit (-1: none; the server

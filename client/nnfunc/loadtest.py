@@ -493,6 +493,9 @@ class Config:
     verify: float = 0.0
     max_in_flight: int = 10000
     root_certificates: str | None = None
+    #: the server's metrics endpoint (http://host:port/metrics): each level then
+    #: reports the server's time per stage (decode, compute, encode)
+    server_metrics: str | None = None
 
     def levels(self) -> list[tuple[int | None, float | None]]:
         """(concurrency, rate) of each level: the sweep, or one open-loop level."""
@@ -518,6 +521,8 @@ class LevelResult:
     cpu: float = 0.0
     cpu_user: float = 0.0
     cpu_system: float = 0.0
+    #: the server's stage breakdown over the level (from its metrics endpoint)
+    server_stages: dict[str, Any] = field(default_factory=dict)
 
     def merge(self, other: LevelResult) -> None:
         self.latencies += other.latencies
@@ -817,7 +822,10 @@ def run(config: Config, progress: Progress | None = None) -> list:
             for i, (c, r) in enumerate(levels):
                 if progress is not None:
                     progress.level(i, c, r)
-                out.append((c, r, engine.run_level(c, r)))
+                before = scrape_stages(config.server_metrics)
+                res = engine.run_level(c, r)
+                res.server_stages = stage_breakdown(before, scrape_stages(config.server_metrics))
+                out.append((c, r, res))
             return out
         finally:
             engine.close()
@@ -845,18 +853,66 @@ def run(config: Config, progress: Progress | None = None) -> list:
                 raise RuntimeError(f"a client process could not start: {message}") from None
             if progress is not None:
                 progress.level(i, c, r)
+            before = scrape_stages(config.server_metrics)
             merged = LevelResult()
             for _ in children:
                 _, kind, payload = results.get()
                 if kind == "error":
                     raise RuntimeError(payload)
                 merged.merge(payload)
+            merged.server_stages = stage_breakdown(before, scrape_stages(config.server_metrics))
             out.append((c, r, merged))
     finally:
         for p in children:
             p.join(timeout=10)
             if p.is_alive():
                 p.terminate()
+    return out
+
+
+# ---------------------------------------------------------------------------
+# The server's own view: its stage breakdown, from its metrics endpoint
+# ---------------------------------------------------------------------------
+
+_STAGE_LINE = re.compile(
+    r"^nnfunc_stage_duration_seconds_(sum|count)\{([^}]*)\}\s+([0-9.eE+-]+|NaN|[+-]Inf)\s*$"
+)
+
+
+def scrape_stages(url: str | None, timeout: float = 5.0) -> dict[tuple[str, str], float] | None:
+    """{(stage, "sum"|"count"): value} summed over RPCs, from a Prometheus endpoint of
+    an nnfunc server (``--metrics-port``); None without a URL or when it cannot be read
+    (the load test goes on without the breakdown)."""
+    if not url:
+        return None
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            text = r.read().decode()
+    except (OSError, ValueError):
+        return None
+    totals: dict[tuple[str, str], float] = collections.defaultdict(float)
+    for line in text.splitlines():
+        m = _STAGE_LINE.match(line)
+        if m:
+            stage = re.search(r'stage="([^"]*)"', m.group(2))
+            if stage:
+                totals[(stage.group(1), m.group(1))] += float(m.group(3))
+    return dict(totals)
+
+
+def stage_breakdown(before, after) -> dict[str, Any]:
+    """Per stage over a level: calls, total seconds and mean ms per call (empty when
+    either scrape is missing)."""
+    if before is None or after is None:
+        return {}
+    out = {}
+    for stage in sorted({s for s, _ in after}):
+        n = after.get((stage, "count"), 0.0) - before.get((stage, "count"), 0.0)
+        total = after.get((stage, "sum"), 0.0) - before.get((stage, "sum"), 0.0)
+        if n > 0:
+            out[stage] = {"calls": int(n), "total_s": total, "mean_ms": total / n * 1e3}
     return out
 
 
@@ -925,6 +981,7 @@ def summarize(concurrency: int | None, rate: float | None, res: LevelResult) -> 
         },
         "verify": {"checked": res.verified, "mismatches": res.mismatches},
         "workloads": dict(res.by_workload),
+        "server_stages": res.server_stages,
     }
 
 
@@ -1014,6 +1071,11 @@ def format_text(rep: dict[str, Any]) -> str:
         if lv["errors"]:
             extra.append("  status: " + ", ".join(f"{k} {v}" for k, v in lv["status"].items()))
             extra += [f"    {e['count']} x {e['code']}: {e['message']}" for e in lv["top_errors"]]
+        if lv.get("server_stages"):
+            extra.append(
+                "  server time per call (ms, mean): "
+                + ", ".join(f"{k} {_ms(v['mean_ms'])}" for k, v in lv["server_stages"].items())
+            )
         if lv["verify"]["checked"]:
             v = lv["verify"]
             extra.append(f"  verified {v['checked']} answers: {v['mismatches']} mismatches")
@@ -1232,6 +1294,12 @@ def build_parser(prog: str = "nnfunc loadtest") -> argparse.ArgumentParser:
     fmt.add_argument("--json", action="store_true", help="print the report as JSON")
     fmt.add_argument("--csv", action="store_true", help="print one CSV row per level")
     o.add_argument("--no-progress", action="store_true", help="no progress bar")
+    o.add_argument(
+        "--server-metrics",
+        metavar="URL",
+        help="the server's metrics endpoint (http://host:9464/metrics, nnfunc serve "
+        "--metrics-port): report its time per stage (decode, compute, encode) per level",
+    )
     return p
 
 
@@ -1286,6 +1354,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         verify=verify,
         max_in_flight=args.max_in_flight,
         root_certificates=args.root_certificates,
+        server_metrics=args.server_metrics,
     )
 
 

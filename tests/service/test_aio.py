@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import math
 
-import nnfunc
 import numpy as np
 import pytest
+
+import nnfunc
 
 
 def run(address, body, **kwargs):

@@ -12,6 +12,7 @@ import socket
 
 import numpy as np
 import pytest
+
 from nnfunc import cli
 from nnfunc._types import FunctionInfo, ParameterInfo
 

@@ -14,10 +14,11 @@ import pickle
 import socket
 
 import grpc
-import nnfunc
 import numpy as np
 import pytest
 from google.rpc import error_details_pb2
+
+import nnfunc
 from nnfunc import _calls, _channel
 from nnfunc.codec import to_tensor
 from nnfunc.v1 import function_service_pb2 as pb

@@ -19,7 +19,6 @@ import contextlib
 import math
 import time
 import tracemalloc
-from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import numpy as np
@@ -32,7 +31,6 @@ from nnfunc import catalog
 from nnfunc.codec import from_tensor, to_tensor
 from nnfunc.errors import ResourceExhaustedError
 from nnfunc.server import Settings
-from nnfunc.server.servicer import FunctionServicer, add_to_server
 from nnfunc.v1 import function_service_pb2 as pb
 from nnfunc.v1 import tensor_pb2
 from nnfunc.v1.function_service_pb2_grpc import FunctionServiceStub
@@ -496,15 +494,10 @@ def test_get_server_info_and_the_server_still_answers(stub):
 
 
 @pytest.fixture(scope="module")
-def lenient_channel():
-    """A server registered with ``servicer.add_to_server`` (what app.py should use)."""
-    server = grpc.server(ThreadPoolExecutor(4))
-    add_to_server(FunctionServicer(Settings(host="127.0.0.1", port=0)), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+def lenient_channel(address):
+    """A channel to the test server: app.py registers the servicer with add_to_server."""
+    with grpc.insecure_channel(address) as ch:
         yield ch
-    server.stop(0)
 
 
 METHODS = [m.name for m in pb.DESCRIPTOR.services_by_name["FunctionService"].methods]

@@ -7,9 +7,9 @@ nothing and lose nothing: same dtype, same bits).
 
 from __future__ import annotations
 
-import os
 import importlib
 import math
+import os
 import pkgutil
 
 import grpc

@@ -197,6 +197,28 @@ def _in_blocks(spec: FunctionSpec, arrays: Sequence[np.ndarray]) -> bool:
     )
 
 
+def _vjp(
+    spec: FunctionSpec,
+    g: np.ndarray,
+    y: np.ndarray,
+    xs: Sequence[np.ndarray],
+    bound: dict,
+    *,
+    given: bool,
+) -> tuple[np.ndarray, ...]:
+    """spec.vjp as a tuple. A non-finite upstream gradient (only a ``given`` one can be)
+    times a zero Jacobian entry is NaN (IEEE, and torch): that product is the answer,
+    not an instability, so its warning is silenced for such calls only."""
+    vjp = spec.vjp
+    assert vjp is not None, f"{spec.name} has no VJP"
+    if given and not np.isfinite(g).all():
+        with np.errstate(invalid="ignore", over="ignore"):
+            out = vjp(g, y, *xs, **bound)
+    else:
+        out = vjp(g, y, *xs, **bound)
+    return out if isinstance(out, tuple) else (out,)
+
+
 def _forward_blocks(spec: FunctionSpec, arrays: Sequence[np.ndarray], bound: dict) -> np.ndarray:
     """spec.forward over blocks of the flattened inputs: the same values as one call
     (each element's arithmetic is the same), computed with every core and without
@@ -223,8 +245,7 @@ def _value_and_grad_blocks(
     n = flat[0].size
     y = np.empty(n, dtype=dtype)
     grads = [np.empty(n, dtype=dtype) for _ in spec.differentiable]
-    g_flat = None if g is None else g.reshape(-1)
-    ones = np.ones(min(n, _ops.BLOCK), dtype=dtype) if g is None else None
+    g_flat = np.ones(min(n, _ops.BLOCK), dtype=dtype) if g is None else g.reshape(-1)
     at = _DEADLINE.get()  # read here: the helper threads do not see the caller's context
 
     def work(start: int, stop: int) -> None:
@@ -232,18 +253,9 @@ def _value_and_grad_blocks(
         xs = [f[start:stop] for f in flat]
         yb = spec.forward(*xs, **bound)
         y[start:stop] = yb
-        if g_flat is None:
-            gb = ones[: stop - start]
-            out = spec.vjp(gb, yb, *xs, **bound)
-        else:
-            gb = g_flat[start:stop].astype(dtype, copy=False)
-            if np.isfinite(gb).all():
-                out = spec.vjp(gb, yb, *xs, **bound)
-            else:  # see value_and_grad: the NaN of g·0 is the answer here
-                with np.errstate(invalid="ignore", over="ignore"):
-                    out = spec.vjp(gb, yb, *xs, **bound)
-        if not isinstance(out, tuple):
-            out = (out,)
+        # g None: g_flat is one block's worth of ones, made once
+        gb = g_flat[: stop - start] if g is None else g_flat[start:stop].astype(dtype, copy=False)
+        out = _vjp(spec, gb, yb, xs, bound, given=g is not None)
         for dst, grad in zip(grads, out, strict=True):
             dst[start:stop] = grad  # a scalar gradient broadcasts over its block
 
@@ -269,7 +281,7 @@ def value_and_grad(
     """(forward value, VJP for every differentiable input); ``grad_output`` defaults to ones."""
     spec = lookup(name)
     arrays, bound, result = prepare(spec, inputs, params)
-    assert spec.vjp is not None, f"{spec.name} has no VJP"
+    grads: tuple[np.ndarray, ...]
     if _in_blocks(spec, arrays):
         g = None if grad_output is None else _upstream(grad_output, arrays[0].shape)
         y, grads = _value_and_grad_blocks(spec, arrays, bound, g)
@@ -279,16 +291,7 @@ def value_and_grad(
             g = np.ones(y.shape, dtype=y.dtype)
         else:
             g = _upstream(grad_output, y.shape).astype(y.dtype, copy=False)
-        if grad_output is not None and not np.isfinite(g).all():
-            # A non-finite upstream gradient times a zero Jacobian entry is NaN (IEEE,
-            # and torch): that product is the answer, not an instability, so its warning
-            # is silenced for such calls only. Finite upstream gradients never reach here.
-            with np.errstate(invalid="ignore", over="ignore"):
-                grads = spec.vjp(g, y, *arrays, **bound)
-        else:
-            grads = spec.vjp(g, y, *arrays, **bound)
-        if not isinstance(grads, tuple):
-            grads = (grads,)
+        grads = _vjp(spec, g, y, arrays, bound, given=grad_output is not None)
     originals = [np.asarray(v) for v in inputs]
     out = []
     for inp, grad in zip(spec.differentiable, grads, strict=True):

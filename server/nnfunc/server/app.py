@@ -2,9 +2,23 @@
 
 ``start(settings)`` serves in this process and returns a handle once the port is bound
 and serving (tests and embedders). ``serve(settings)`` blocks until SIGTERM/SIGINT,
-then drains: health goes NOT_SERVING first, new calls are refused (UNAVAILABLE),
-in-flight calls get ``settings.grace`` seconds to finish, then the rest are cancelled;
-a second signal stops at once. With ``workers > 1`` the parent forks that many server
+then shuts down in three steps:
+
+1. health goes NOT_SERVING at once, and for ``settings.drain_seconds`` (2 s by default)
+   calls are still served as usual: balancers and clients that watch health (the SDK's
+   round_robin channels do) move away meanwhile, so nothing they send is refused;
+2. then new calls are refused with UNAVAILABLE (which clients retry on another
+   replica) and the calls in flight get ``settings.grace`` seconds to finish;
+3. then the port closes and the stragglers are cancelled.
+
+Stopping without step 1 loses calls under load: gRPC cancels the calls that arrived but
+were not yet picked up when ``server.stop`` runs, and clients keep sending to a replica
+until they learn it is going. A second signal stops at once. ``ServerHandle.stop``
+(embedders, tests) skips the drain window unless given ``drain=``.
+
+Security (security.py): TLS or mutual TLS on the port, bearer tokens checked by one
+interceptor. Metrics (metrics.py): a Prometheus endpoint on its own port, when
+``metrics_port`` is set. With ``workers > 1`` the parent forks that many server
 processes before any gRPC object exists; they share the port with SO_REUSEPORT, and the
 kernel spreads connections over them.
 
@@ -59,31 +73,50 @@ _STREAM_GRACE = 0.5
 class ServerHandle:
     """A running server: ``port``, ``address``, ``stop(grace)``, ``wait()``."""
 
-    def __init__(self, server, servicer, health, port: int, settings: Settings):
+    def __init__(
+        self, server, servicer, health, port: int, settings: Settings, metrics_endpoint=None
+    ):
         self._server = server
+        self._metrics_endpoint = metrics_endpoint
+        #: the metrics endpoint's port (None when metrics are off)
+        self.metrics_port = metrics_endpoint.port if metrics_endpoint is not None else None
         self._servicer = servicer
         self._health = health
         self.port = port
         self.settings = settings
         self._stopped = threading.Event()
         self._lock = threading.Lock()
+        self._announced = False
+        self._cut_drain = threading.Event()
 
     @property
     def address(self) -> str:
         host = self.settings.host
         return f"{'127.0.0.1' if host in ('0.0.0.0', '[::]', '::') else host}:{self.port}"
 
-    def stop(self, grace: float | None = None) -> None:
-        """Drain and stop: NOT_SERVING, refuse new calls, give in-flight ones ``grace``
-        seconds (default: the settings' grace), cancel the rest. Safe to call twice."""
+    def stop(self, grace: float | None = None, drain: float = 0.0) -> None:
+        """Shut down: NOT_SERVING; keep serving ``drain`` seconds (0 by default; the
+        signal path gives ``settings.drain_seconds``); refuse new calls and give those
+        in flight ``grace`` seconds (default: the settings' grace); cancel the rest.
+        Safe to call twice (a second call skips the drain window)."""
         grace = self.settings.grace if grace is None else grace
-        deadline = time.monotonic() + grace
         with self._lock:
-            first = not self._servicer.draining.is_set()
+            first = not self._announced
+            self._announced = True
             if first:
-                log.info("draining", extra={"fields": {"grace_s": grace, "port": self.port}})
+                log.info(
+                    "draining",
+                    extra={"fields": {"drain_s": drain, "grace_s": grace, "port": self.port}},
+                )
                 if self._health is not None:
                     self._health.enter_graceful_shutdown()  # NOT_SERVING, before anything else
+        if first and drain > 0:
+            # Still serving: whoever watches health moves away; whoever does not yet
+            # know is answered. A concurrent stop(0) (second signal) cuts it short.
+            self._cut_drain.wait(drain)
+        else:
+            self._cut_drain.set()
+        deadline = time.monotonic() + grace
         # Drain while still accepting connections, so that a new call gets a clear
         # UNAVAILABLE from the servicer rather than a connection-level CANCELLED. Once
         # the unary calls are done, only streams remain (health Watch, reflection): they
@@ -93,6 +126,9 @@ class ServerHandle:
         left = max(0.0, deadline - time.monotonic())
         done = self._server.stop(min(left, _STREAM_GRACE) if drained else 0.0)
         done.wait()
+        if self._metrics_endpoint is not None:
+            self._metrics_endpoint.close()
+            self._metrics_endpoint = None
         if first:
             log.info("stopped", extra={"fields": {"port": self.port}})
         self._stopped.set()
@@ -114,9 +150,9 @@ def start(settings: Settings | None = None) -> ServerHandle:
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
     from grpc_reflection.v1alpha import reflection
 
-    from nnfunc.server.servicer import FunctionServicer
+    from nnfunc.server import security
+    from nnfunc.server.servicer import FunctionServicer, add_to_server
     from nnfunc.v1 import function_service_pb2 as pb
-    from nnfunc.v1 import function_service_pb2_grpc as pb_grpc
 
     settings = settings or Settings()
     logging.getLogger("nnfunc").setLevel(settings.level)
@@ -137,12 +173,27 @@ def start(settings: Settings | None = None) -> ServerHandle:
             ("grpc.max_connection_age_ms", int(settings.max_connection_age * 1000)),
             ("grpc.max_connection_age_grace_ms", int(max(settings.grace, 1.0) * 1000)),
         ]
+    # Interceptors, outermost first: metrics see every call, refused ones included.
+    interceptors: list = []
+    tokens = security.load_tokens(settings)
+    credentials = security.server_credentials(settings)
+    endpoint = None
+    if settings.metrics_port:
+        from nnfunc.server import metrics
+
+        endpoint, measure = metrics.start_endpoint(settings.metrics_host, settings.metrics_port)
+        interceptors.append(measure)
+    if tokens:
+        interceptors.append(security.TokenAuthInterceptor(tokens))
     executor = ThreadPoolExecutor(settings.thread_count, thread_name_prefix="nnfunc-rpc")
     server = grpc.server(
-        executor, options=options, maximum_concurrent_rpcs=settings.max_concurrent_rpcs
+        executor,
+        options=options,
+        maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+        interceptors=interceptors,
     )
     servicer = FunctionServicer(settings)
-    pb_grpc.add_FunctionServiceServicer_to_server(servicer, server)
+    add_to_server(servicer, server)  # unparseable bytes: INVALID_ARGUMENT, not INTERNAL
     names = [SERVICE_NAME]
     health_servicer = None
     if settings.health:
@@ -159,8 +210,13 @@ def start(settings: Settings | None = None) -> ServerHandle:
             [pb.DESCRIPTOR.services_by_name["FunctionService"].full_name, *names[1:]], server
         )
     try:
-        port = server.add_insecure_port(settings.address)
+        if credentials is None:
+            port = server.add_insecure_port(settings.address)
+        else:
+            port = server.add_secure_port(settings.address, credentials)
     except RuntimeError as e:  # grpc raises RuntimeError when it cannot bind
+        if endpoint is not None:
+            endpoint.close()
         raise OSError(f"cannot listen on {settings.address}: {e}") from None
     server.start()
     if health_servicer is not None:
@@ -175,11 +231,16 @@ def start(settings: Settings | None = None) -> ServerHandle:
                 "max_concurrent_rpcs": settings.max_concurrent_rpcs,
                 "max_message_bytes": settings.max_message_bytes,
                 "max_elements": settings.max_elements,
+                "tls": "mutual" if settings.tls_client_ca else settings.tls,
+                "tokens": len(tokens),
+                "metrics_port": endpoint.port if endpoint is not None else None,
+                "drain_s": settings.drain_seconds,
+                "grace_s": settings.grace,
                 "allocator": _allocator_fields() or "glibc defaults",
             }
         },
     )
-    return ServerHandle(server, servicer, health_servicer, port, settings)
+    return ServerHandle(server, servicer, health_servicer, port, settings, endpoint)
 
 
 # ---------------------------------------------------------------------------
@@ -212,7 +273,7 @@ def _wait_for_signal(handle: ServerHandle, *signals: int) -> None:
         signal.signal(s, on_signal)
     while not got.wait(0.5):  # a timed wait keeps the main thread responsive to signals
         pass
-    handle.stop()
+    handle.stop(drain=handle.settings.drain_seconds)
 
 
 @contextlib.contextmanager
@@ -246,9 +307,18 @@ def _serve_workers(settings: Settings) -> int:
 
     ctx = multiprocessing.get_context("fork")  # forked before any gRPC object exists
     with _reserve_port(settings.host, settings.port) as port:
-        child = settings.replace(port=port)
         procs = [
-            ctx.Process(target=_worker, args=(child,), name=f"nnfunc-worker-{i}")
+            ctx.Process(
+                target=_worker,
+                # worker i serves its own metrics on metrics_port + i
+                args=(
+                    settings.replace(
+                        port=port,
+                        metrics_port=settings.metrics_port + i if settings.metrics_port else 0,
+                    ),
+                ),
+                name=f"nnfunc-worker-{i}",
+            )
             for i in range(settings.workers)
         ]
         for p in procs:
@@ -388,6 +458,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings)
     try:
         return serve(settings)
-    except OSError as e:
+    except (OSError, ValueError) as e:  # a port in use, an unreadable key, a bad token
         log.error("cannot serve: %s", e)
         return 1

@@ -66,6 +66,25 @@ class Settings:
     #: Let ``nnfunc serve`` tune glibc's allocator for large messages (see app.py):
     #: freed buffers are kept for reuse instead of going back to the kernel.
     malloc_tuning: bool = True
+    #: Seconds between the shutdown signal and the refusal of new calls: health says
+    #: NOT_SERVING at once, calls are still served normally meanwhile, so balancers and
+    #: clients watching health move away before anything is refused (0: refuse at once).
+    drain_seconds: float = 2.0
+    #: TLS: the server's certificate chain and private key (PEM files; both or neither).
+    tls_cert: str = ""
+    tls_key: str = ""
+    #: Mutual TLS: clients must present a certificate signed by these CAs (PEM file).
+    tls_client_ca: str = ""
+    #: Bearer tokens: a file with one accepted token per line (# comments, blank lines).
+    auth_tokens_file: str = ""
+    #: Bearer tokens, comma-separated (environment only, NNFUNC_AUTH_TOKENS: a token on
+    #: a command line is visible to every user of the machine). Never logged or printed.
+    auth_tokens: str = dataclasses.field(default="", repr=False)
+    #: Prometheus metrics on http://metrics_host:metrics_port/metrics (0: off). With
+    #: ``workers`` > 1, worker k listens on metrics_port + k.
+    metrics_port: int = 0
+    #: Interface of the metrics endpoint.
+    metrics_host: str = "0.0.0.0"
 
     def __post_init__(self) -> None:
         level = str(self.log_level).upper()
@@ -95,6 +114,18 @@ class Settings:
             problems.append(f"max_call_seconds must be >= 0, got {self.max_call_seconds}")
         if not self.max_connection_age >= 0:
             problems.append(f"max_connection_age must be >= 0, got {self.max_connection_age}")
+        if not self.drain_seconds >= 0:
+            problems.append(f"drain_seconds must be >= 0, got {self.drain_seconds}")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            problems.append("tls_cert and tls_key go together: give both or neither")
+        if self.tls_client_ca and not self.tls_cert:
+            problems.append("tls_client_ca (mutual TLS) needs tls_cert and tls_key")
+        for name in ("tls_cert", "tls_key", "tls_client_ca", "auth_tokens_file"):
+            path = getattr(self, name)
+            if path and not os.path.isfile(path):
+                problems.append(f"{name}: no such file {path!r}")
+        if not 0 <= self.metrics_port <= 65535:
+            problems.append(f"metrics_port must be in [0, 65535], got {self.metrics_port}")
         if problems:
             raise ValueError("invalid settings: " + "; ".join(problems))
 
@@ -107,6 +138,11 @@ class Settings:
     def thread_count(self) -> int:
         """Threads running requests: every admitted RPC gets one unless ``threads`` says."""
         return self.threads or self.max_concurrent_rpcs
+
+    @property
+    def tls(self) -> bool:
+        """Whether the server listens with TLS."""
+        return bool(self.tls_cert)
 
     @property
     def level(self) -> int:
@@ -178,6 +214,14 @@ _PARSE: dict[str, Callable[[str], object]] = {
     "health": parse_bool,
     "reflection": parse_bool,
     "malloc_tuning": parse_bool,
+    "drain_seconds": float,
+    "tls_cert": str,
+    "tls_key": str,
+    "tls_client_ca": str,
+    "auth_tokens_file": str,
+    "auth_tokens": str,
+    "metrics_port": int,
+    "metrics_host": str,
 }
 
 
@@ -233,6 +277,30 @@ def parser(prog: str = "nnfunc serve") -> argparse.ArgumentParser:
         float,
         "seconds before a client connection is closed so clients re-resolve (0: never)",
     )
+    add(
+        "--drain-seconds",
+        "drain_seconds",
+        float,
+        "on shutdown, seconds of NOT_SERVING health while still serving, before new "
+        "calls are refused and in-flight ones get --grace",
+    )
+    add("--tls-cert", "tls_cert", str, "TLS: the server's certificate chain (PEM file)")
+    add("--tls-key", "tls_key", str, "TLS: the server's private key (PEM file)")
+    add(
+        "--tls-client-ca",
+        "tls_client_ca",
+        str,
+        "mutual TLS: require client certificates signed by these CAs (PEM file)",
+    )
+    add(
+        "--auth-tokens-file",
+        "auth_tokens_file",
+        str,
+        "require a bearer token from this file (one per line); NNFUNC_AUTH_TOKENS "
+        "(comma-separated, environment only) adds more",
+    )
+    add("--metrics-port", "metrics_port", int, "serve Prometheus metrics on this port (0: off)")
+    add("--metrics-host", "metrics_host", str, "interface of the metrics endpoint")
     p.add_argument(
         "--no-health",
         dest="health",
