@@ -9,7 +9,7 @@ Create it inside the running event loop (grpc.aio binds the channel to it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -117,6 +117,8 @@ class AsyncClient(_Base):
         rtol: float | None = None,
         mode: Mode = "auto",
         seed: int = 0,
+        order: int = 1,
+        parameters: Mapping[str, Any] | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
         **params: Any,
@@ -125,7 +127,7 @@ class AsyncClient(_Base):
         req = _calls.check_gradient(
             function,
             inputs,
-            params,
+            {**(parameters or {}), **params},
             grad=grad,
             grad_output=grad_output,
             eps=eps,
@@ -133,6 +135,7 @@ class AsyncClient(_Base):
             rtol=rtol,
             mode=mode,
             seed=seed,
+            order=order,
         )
         return await self._send(req, timeout, metadata)
 

@@ -238,7 +238,8 @@ def _check_text(rep: CheckReport) -> str:
     whose = "the given gradient" if rep.checked_supplied else "the catalog's gradient"
     lines = [
         f"check {rep.function} ({whose}): {verdict}  "
-        f"[mode {rep.mode}, eps {rep.eps:g}, atol {rep.atol:g}, rtol {rep.rtol:g}]"
+        f"[order {rep.order}, mode {rep.mode}, eps {rep.eps:g}, atol {rep.atol:g}, "
+        f"rtol {rep.rtol:g}]"
     ]
     for i in rep.inputs:
         if i.skipped:
@@ -362,7 +363,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
             rtol=args.rtol,
             mode=args.mode,
             seed=args.seed,
-            **_params(args, info),
+            order=args.order,
+            parameters=_params(args, info),  # gaussian_nll_loss's eps is not the step
         )
     if args.json:
         _emit_json(rep)
@@ -466,6 +468,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rtol", type=float, help="relative tolerance (1e-3)")
     p.add_argument("--mode", choices=["auto", "full", "fast"], default="auto")
     p.add_argument("--seed", type=int, default=0, help="seed of the fast mode's directions")
+    p.add_argument(
+        "--order", type=int, choices=[1, 2], default=1, help="2: check the VJP's own VJP"
+    )
     return parser
 
 

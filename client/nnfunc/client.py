@@ -16,7 +16,7 @@ the SDK's own on every call: ``timeout`` (seconds; the client's default when Non
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -203,6 +203,8 @@ class Client(_Base):
         rtol: float | None = None,
         mode: Mode = "auto",
         seed: int = 0,
+        order: int = 1,
+        parameters: Mapping[str, Any] | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
         **params: Any,
@@ -213,12 +215,14 @@ class Client(_Base):
         ``grad_output`` (one array, or a tuple with one per differentiable input).
         ``eps``/``atol``/``rtol`` default on the server (1e-6, 1e-5, 1e-3); ``mode`` is
         "full" (the whole Jacobian), "fast" (random directions, seeded by ``seed``) or
-        "auto" (by size).
+        "auto" (by size). ``order=2`` checks the VJP's own VJP (``FunctionInfo.max_order``
+        says which functions have one). The function's parameters come as keywords, or in
+        ``parameters`` for names the checker uses itself (gaussian_nll_loss's ``eps``).
         """
         req = _calls.check_gradient(
             function,
             inputs,
-            params,
+            {**(parameters or {}), **params},
             grad=grad,
             grad_output=grad_output,
             eps=eps,
@@ -226,6 +230,7 @@ class Client(_Base):
             rtol=rtol,
             mode=mode,
             seed=seed,
+            order=order,
         )
         return self._send(req, timeout, metadata)
 

@@ -271,3 +271,9 @@ def client_names(address):
 
     with nnfunc.Client(address) as c:
         return {i.name for i in c.list_functions()}
+
+
+def test_check_second_order(address, capsys):
+    """`nnfunc check tanh 0.3 -1 --order 2` checks the VJP's own VJP."""
+    assert cli.main(["check", "tanh", "0.3", "-1", "--order", "2", "--target", address]) == 0
+    assert "order 2" in capsys.readouterr().out

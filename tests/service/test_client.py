@@ -520,3 +520,25 @@ def test_the_context_manager_closes_the_channel(address):
         c.evaluate("relu", [1.0])
     with pytest.raises(ValueError):  # grpc refuses calls on a closed channel
         c.evaluate("relu", [1.0])
+
+
+def test_check_gradient_second_order(client):
+    """order=2 checks sigmoid's VJP's own VJP; a first-order-only function is refused
+    naming `order`; FunctionInfo says which is which."""
+    rep = client.check_gradient("sigmoid", np.array([-1.0, 0.5, 2.0]), order=2)
+    assert rep.passed and rep.order == 2
+    assert client.describe("sigmoid").max_order == 2
+    assert client.describe("triplet_margin_loss").max_order == 1
+    with pytest.raises(nnfunc.InvalidArgumentError) as err:
+        client.check_gradient(
+            "triplet_margin_loss", np.ones((2, 3)), np.zeros((2, 3)), np.ones((2, 3)), order=2
+        )
+    assert err.value.field == "order"
+
+
+def test_check_gradient_takes_a_function_parameter_named_like_a_checker_option(client):
+    """gaussian_nll_loss's own eps (its variance floor) travels in parameters=, the
+    checker's step in eps=: neither shadows the other."""
+    x, y, var = np.array([0.5, -1.0]), np.array([0.0, 0.5]), np.array([0.7, 1.3])
+    rep = client.check_gradient("gaussian_nll_loss", x, y, var, eps=1e-7, parameters={"eps": 1e-3})
+    assert rep.passed and rep.eps == 1e-7
