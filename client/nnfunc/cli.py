@@ -518,6 +518,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         _report(exc, args.json)
         return 1
+    except BrokenPipeError:  # the reader left early (nnfunc list | head): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ValueError, OSError) as exc:  # a bad --target, an unreadable certificate file
         _report(exc, args.json)
         return 1
