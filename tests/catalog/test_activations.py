@@ -178,6 +178,7 @@ def test_blocks_give_the_same_bits_as_one_call(name, dtype, monkeypatch):
                 d,
             )
 
+    monkeypatch.setattr(spec, "parallel_min_size", None)  # the global threshold decides
     monkeypatch.setattr(_ops, "PARALLEL_MIN_SIZE", 1 << 60)
     whole = run()
     monkeypatch.setattr(_ops, "PARALLEL_MIN_SIZE", 1)

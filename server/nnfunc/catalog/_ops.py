@@ -151,11 +151,13 @@ def normalize_dim(dim: int, ndim: int, field: str = "parameters.dim") -> int:
 # ---------------------------------------------------------------------------
 
 #: Inputs with at least this many elements are worked on in blocks spread over threads
-#: (the registry's elementwise path). At 1M float32 on 2 cores (load 4, same run),
-#: 2^18 against 2^20 halved the costly kernels (gelu forward 13.9 -> 6.5 ms, hardswish
-#: fwd+vjp 14.5 -> 6.3 ms) and left one-pass kernels (relu, leaky_relu) within noise;
-#: at 16M blocks win 1.5-4x (no page-faulted full-size temporaries).
-PARALLEL_MIN_SIZE = 1 << 18
+#: (the registry's elementwise path), unless a spec sets its own ``parallel_min_size``.
+#: At 1M float32 on 2 cores (quiet machine), blocks cost one-pass kernels 0.2-0.6 ms
+#: (relu 0.30 -> 0.55 ms, hardtanh 0.33 -> 0.92 ms) but halve transcendental ones
+#: (gelu 9.1 -> 5.0 ms, mish 4.0 -> 1.8 ms): those set TRANSCENDENTAL_MIN_SIZE.
+#: At 16M blocks win 1.5-4x (no page-faulted full-size temporaries).
+PARALLEL_MIN_SIZE = 1 << 20
+TRANSCENDENTAL_MIN_SIZE = 1 << 18
 
 #: Elements per block: small enough that a kernel's handful of temporaries stay in a
 #: core's L2 cache (and are recycled by the allocator instead of page-faulted in), large

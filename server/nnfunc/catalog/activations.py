@@ -88,6 +88,7 @@ def _negative_slope(x: np.ndarray, slope) -> np.ndarray:
     aliases=("logistic", "expit"),
     notes=("float32 σ(x) is exactly 1 for x >= 17; the gradient there is 0, never NaN.",),
     elementwise=True,
+    parallel_min_size=_ops.TRANSCENDENTAL_MIN_SIZE,
 )
 def sigmoid(input):
     return _ops.sigmoid(input)
@@ -361,6 +362,7 @@ def _elu_gradient(x: np.ndarray, below: float, above: float) -> np.ndarray:
         "Computed with expm1, exact for tiny negative x.",
     ),
     elementwise=True,
+    parallel_min_size=_ops.TRANSCENDENTAL_MIN_SIZE,
 )
 def elu(input, *, alpha):
     neg = np.expm1(np.minimum(input, 0))  # expm1 only sees x <= 0: no overflow
@@ -391,6 +393,7 @@ elu.defkinks(near_points(lambda alpha: (0.0,) if alpha != 1 else ()))
         "The gradient at a NaN input is λ, as torch's (catalog-reference §4).",
     ),
     elementwise=True,
+    parallel_min_size=_ops.TRANSCENDENTAL_MIN_SIZE,
 )
 def selu(input):
     neg = np.expm1(np.minimum(input, 0))
@@ -440,6 +443,7 @@ def _celu_exponent(x: np.ndarray, alpha: float) -> np.ndarray:
         "The gradient at a NaN input is 1.",
     ),
     elementwise=True,
+    parallel_min_size=_ops.TRANSCENDENTAL_MIN_SIZE,
 )
 def celu(input, *, alpha):
     neg = np.expm1(_celu_exponent(input, alpha))
@@ -487,6 +491,7 @@ def _gelu_tanh_inner(xc: np.ndarray) -> np.ndarray:
         "The gradient at a NaN input is NaN, as torch's.",
     ),
     elementwise=True,
+    parallel_min_size=_ops.TRANSCENDENTAL_MIN_SIZE,
 )
 def gelu(input, *, approximate):
     if approximate == "tanh":
@@ -607,6 +612,7 @@ def _ordinary(x: np.ndarray) -> bool:
     aliases=("swish",),
     notes=("The gradient at a NaN input is NaN, as torch's.",),
     elementwise=True,
+    parallel_min_size=_ops.TRANSCENDENTAL_MIN_SIZE,
 )
 def silu(input):
     return _ops.logistic_times(input)  # x / (1 + e^(-x)), one division
@@ -637,6 +643,7 @@ def _finite_max(a: np.ndarray) -> bool:
     output_range="[≈-0.30884 (x ≈ -1.1924), inf)",
     notes=("mish'(0) = 0.6. The gradient at a NaN input is NaN, as torch's.",),
     elementwise=True,
+    parallel_min_size=_ops.TRANSCENDENTAL_MIN_SIZE,
 )
 def mish(input):
     y = np.tanh(_ops.softplus(input))  # stable softplus: the exponent is never positive
@@ -689,6 +696,7 @@ def _(g, y, input):
         "The gradient at a NaN input is NaN, as torch's.",
     ),
     elementwise=True,
+    parallel_min_size=_ops.TRANSCENDENTAL_MIN_SIZE,
 )
 def softplus(input, *, beta, threshold):
     z = input if beta == 1 else input * beta

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from nnfunc.catalog import _ops
 from nnfunc.catalog.spec import Param, activation, near_points
 from nnfunc.errors import InvalidArgumentError
 
@@ -301,6 +302,7 @@ def _(g, y, input):
         "NaN input: gradient NaN (torch 2.13).",
     ),
     elementwise=True,
+    parallel_min_size=_ops.TRANSCENDENTAL_MIN_SIZE,
 )
 @_arrays
 def logsigmoid(input):
@@ -353,6 +355,7 @@ _TANHSHRINK_CUTOFF = {np.dtype(np.float32): 0.6, np.dtype(np.float64): 0.2}
         "f'(x) = tanh²(x). NaN input: gradient NaN (torch 2.13).",
     ),
     elementwise=True,
+    parallel_min_size=_ops.TRANSCENDENTAL_MIN_SIZE,
 )
 @_arrays
 def tanhshrink(input):

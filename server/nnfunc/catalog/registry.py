@@ -192,7 +192,7 @@ def _in_blocks(spec: FunctionSpec, arrays: Sequence[np.ndarray]) -> bool:
     return (
         spec.elementwise
         and spec.kind == "activation"
-        and arrays[0].size >= _ops.PARALLEL_MIN_SIZE
+        and arrays[0].size >= (spec.parallel_min_size or _ops.PARALLEL_MIN_SIZE)
         and all(a.shape == arrays[0].shape and a.flags.c_contiguous for a in arrays)
     )
 

@@ -209,6 +209,10 @@ class FunctionSpec:
     source: str = ""
     notes: tuple[str, ...] = ()
     elementwise: bool = False
+    #: Elements from which an elementwise call runs in blocks over every core (None:
+    #: _ops.PARALLEL_MIN_SIZE, 2^20). Kernels built on exp/log/erf gain already at 2^18;
+    #: one-pass ones (relu, hardtanh) lose below 2^20 (bench/catalog.py at 1M float32).
+    parallel_min_size: int | None = None
     vjp: Vjp | None = None
     kink_mask: KinkMask | None = None
     check: ParamCheck | None = None
