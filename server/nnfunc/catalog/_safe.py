@@ -221,6 +221,13 @@ def arith(limit: float, *arrays: Any) -> _Plain | _Quiet:
     return PLAIN if is_tame(limit, *arrays) else QUIET
 
 
+def product(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """u·v as IEEE gives it (±inf on overflow, NaN for 0·inf), without NumPy's warning:
+    the plain product when both factors are within √max, else QUIET.mul."""
+    root = math.sqrt(_edges(np.result_type(u, v))[0])
+    return np.multiply(u, v) if is_tame(root, u, v) else QUIET.mul(u, v)
+
+
 # ---------------------------------------------------------------------------
 # Quiet sums: scaled by a power of two so that no partial sum can overflow
 # ---------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import math
 import numpy as np
 from scipy import special
 
-from nnfunc.catalog import _ops
+from nnfunc.catalog import _ops, _safe
 from nnfunc.catalog.activations import gelu as _gelu_spec
 from nnfunc.catalog.activations import relu as _relu_spec
 from nnfunc.catalog.spec import FLOAT32_MAX, REQUIRED, Param, activation, near_points
@@ -82,27 +82,6 @@ def _square(a: np.ndarray) -> np.ndarray:
         return a * a
     out = np.full(a.shape, np.inf, dtype=a.dtype)
     np.square(a, out=out, where=~(np.abs(a) > root))  # NaN squares to NaN
-    return out
-
-
-def _product(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """u·v as IEEE gives it (±inf on overflow, NaN for 0·inf), without NumPy's warning:
-    the plain product when both are at most √max in magnitude, else exponent by exponent."""
-    root = math.sqrt(_big(np.result_type(u, v)))
-    if _within(u, -root, root) and _within(v, -root, root):
-        return u * v
-    u, v = np.broadcast_arrays(u, v)
-    fin = np.isfinite(u) & np.isfinite(v)
-    mu, eu = np.frexp(u)
-    mv, ev = np.frexp(v)
-    mm = np.zeros(u.shape, dtype=u.dtype)
-    np.multiply(mu, mv, out=mm, where=fin)  # mantissas in [0.5, 1): never overflows
-    # u·v = fl(mu·mv)·2^(eu+ev) exactly (powers of two scale exactly): its exponent decides
-    over = fin & (mm != 0) & (np.frexp(mm)[1] + eu + ev > np.finfo(u.dtype).maxexp)
-    invalid = (np.isinf(u) & (v == 0)) | (np.isinf(v) & (u == 0))
-    out = np.full(u.shape, np.nan, dtype=u.dtype)
-    np.multiply(u, v, out=out, where=~(over | invalid))  # NaN operands give NaN quietly
-    np.copyto(out, np.copysign(np.inf, mm), where=over)
     return out
 
 
@@ -295,7 +274,7 @@ def _(g, y, input):
         v[zero] = 1.0
         num[zero] = np.copysign(np.inf, x[zero])
     num /= v
-    return _product(g, num)
+    return _safe.product(g, num)
 
 
 def _exp_limit(dtype: np.dtype) -> float:
@@ -340,7 +319,7 @@ def exponential(input):
 @exponential.defvjp
 @_flat
 def _(g, y, input):
-    return _product(g, y)
+    return _safe.product(g, y)
 
 
 def _keras_relu_points(negative_slope, max_value, threshold):
@@ -861,7 +840,7 @@ def squared_relu(input):
 @squared_relu.defvjp
 @_flat
 def _(g, y, input):
-    return _product(g, _scale(np.maximum(input, 0), 2.0))
+    return _safe.product(g, _scale(np.maximum(input, 0), 2.0))
 
 
 _STAR_S = 2 / math.sqrt(5)  # 1/std of relu(x)² for x ~ N(0, 1): Var = 3/2 − 1/4 = 5/4
@@ -909,7 +888,7 @@ def star_relu(input, *, scale, bias):
 @star_relu.defvjp
 @_flat
 def _(g, y, input, *, scale, bias):
-    return _product(g, _scale(np.maximum(input, 0), 2.0 * scale))
+    return _safe.product(g, _scale(np.maximum(input, 0), 2.0 * scale))
 
 
 def _trig_arg(x: np.ndarray, w: float) -> np.ndarray:
@@ -1169,7 +1148,7 @@ def _halves(x: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray, int]:
 
 def _gated_forward(act, input, dim, **params):
     a, b, _ = _halves(input, dim)
-    return _product(np.asarray(act.forward(a, **params)), b)
+    return _safe.product(np.asarray(act.forward(a, **params)), b)
 
 
 def _gated_vjp(act, g, input, dim, **params):
@@ -1178,12 +1157,12 @@ def _gated_vjp(act, g, input, dim, **params):
     h = np.asarray(act.forward(a, **params))
     out = np.empty_like(input)
     da, db = np.split(out, 2, axis=ax)
-    gb = _product(g, b)
+    gb = _safe.product(g, b)
     if _ops.all_finite(gb):
         da[...] = act.vjp(gb, h, a, **params)
     else:  # ±inf upstream meeting a zero slope: NaN, quietly
-        da[...] = _product(gb, np.asarray(act.vjp(np.ones_like(a), h, a, **params)))
-    db[...] = _product(g, h)
+        da[...] = _safe.product(gb, np.asarray(act.vjp(np.ones_like(a), h, a, **params)))
+    db[...] = _safe.product(g, h)
     return out
 
 

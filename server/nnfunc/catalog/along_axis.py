@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnfunc.catalog import _ops
+from nnfunc.catalog import _ops, _safe
 from nnfunc.catalog.spec import Param, activation
 from nnfunc.errors import InvalidArgumentError
 
@@ -220,7 +220,7 @@ def glu(input, dim):
     if _ops.all_finite(a):
         gate *= a
         return gate
-    return _times(a, gate)
+    return _safe.product(a, gate)
 
 
 @glu.defcheck
@@ -253,20 +253,13 @@ def _(g, y, input, dim):
         np.multiply(y, gate, out=db)
         db *= g
     else:  # y = ±inf where a is: inf·0 (σ(b) = 1, or g = 0) is NaN, as in torch
-        db[...] = _times(_times(y, gate), g)
+        db[...] = _safe.product(_safe.product(y, gate), g)
     return out
 
 
 def _halves(x: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
     a, b = np.split(x, 2, axis=_ops.normalize_dim(dim, x.ndim))
     return a, b
-
-
-def _times(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """u·v with NaN, not a NumPy warning, where ±inf meets 0 (IEEE's invalid inf·0)."""
-    invalid = (np.isinf(u) & (v == 0)) | ((u == 0) & np.isinf(v))
-    out = np.full(np.broadcast_shapes(u.shape, v.shape), np.nan, dtype=np.result_type(u, v))
-    return np.multiply(u, v, out=out, where=~invalid)
 
 
 # ---------------------------------------------------------------------------
@@ -322,8 +315,8 @@ def _(w, g, y, input, dim):
     wa, wb = _halves(w, dim)
     s = _ops.sigmoid(b)
     ds = s * (1 - s)
-    a_ds = _times(a, ds)  # a·s(1 − s): NaN where a = ±inf meets s(1 − s) = 0, as y's
-    dg = wa * s + _times(wb, a_ds)
+    a_ds = _safe.product(a, ds)  # a·s(1 − s): NaN where a = ±inf meets s(1 − s) = 0, as y's
+    dg = wa * s + _safe.product(wb, a_ds)
     da = wb * g * ds
-    db = wa * g * ds + _times(_times(wb * g, a_ds), 1 - 2 * s)
+    db = wa * g * ds + _safe.product(_safe.product(wb * g, a_ds), 1 - 2 * s)
     return dg, np.concatenate([da, db], axis=_ops.normalize_dim(dim, input.ndim))
