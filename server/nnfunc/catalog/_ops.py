@@ -165,6 +165,18 @@ TRANSCENDENTAL_MIN_SIZE = 1 << 18
 BLOCK = 1 << 15
 
 
+#: Elements from which an elementwise activation with fused kernels (``_kernels``) runs
+#: them instead of its NumPy formula: below, NumPy's few passes cost little and no
+#: kernel needs compiling.
+KERNEL_MIN_SIZE = 1 << 16
+
+
+#: Elements per launch of a fused kernel (which splits them over every core itself):
+#: large, since a kernel has no temporaries to keep in cache; the call's deadline is
+#: checked between launches.
+KERNEL_BLOCK = 1 << 22
+
+
 def _cpus() -> int:
     try:
         n = len(os.sched_getaffinity(0))

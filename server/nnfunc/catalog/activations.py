@@ -16,7 +16,7 @@ import math
 import numpy as np
 from scipy import special
 
-from nnfunc.catalog import _ops
+from nnfunc.catalog import _kernels, _ops
 from nnfunc.catalog.spec import FLOAT32_MAX, Input, Param, activation, near_points
 from nnfunc.errors import InvalidArgumentError
 
@@ -100,6 +100,11 @@ def _(g, y, input):
     d *= y
     d *= g
     return d
+
+
+@sigmoid.defkernels
+def _(dtype):
+    return (_kernels.sigmoid, _kernels.sigmoid_grad, ()) if dtype == np.float32 else None
 
 
 @activation(

@@ -20,12 +20,12 @@ import contextvars
 import difflib
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from nnfunc.catalog import _ops
+from nnfunc.catalog import _kernels, _ops
 from nnfunc.catalog.spec import ALIASES, REGISTRY, FunctionSpec
 from nnfunc.errors import DeadlineExceededError, InvalidArgumentError, NotFoundError
 
@@ -185,16 +185,24 @@ def _as_result(y: Any, dtype: np.dtype) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def _in_blocks(spec: FunctionSpec, arrays: Sequence[np.ndarray]) -> bool:
-    """Whether the call may run block by block: an elementwise activation whose inputs
-    all have one (large, C-contiguous) shape, so that every block of the output depends
-    only on the same block of each input, and the kernels see plain 1-d slices."""
-    return (
+def _blocked(spec: FunctionSpec, arrays: Sequence[np.ndarray], bound: dict) -> tuple | None:
+    """How a large call runs block by block: the spec's fused kernels (from
+    KERNEL_MIN_SIZE elements), ``()`` for its NumPy formula over every core (from its
+    parallel_min_size), or None for one ordinary call. Only elementwise activations
+    whose inputs all have one C-contiguous shape qualify: every block of the output
+    then depends only on the same block of each input, seen as plain 1-d slices."""
+    if not (
         spec.elementwise
         and spec.kind == "activation"
-        and arrays[0].size >= (spec.parallel_min_size or _ops.PARALLEL_MIN_SIZE)
         and all(a.shape == arrays[0].shape and a.flags.c_contiguous for a in arrays)
-    )
+    ):
+        return None
+    n = arrays[0].size
+    if spec.kernels is not None and n >= _ops.KERNEL_MIN_SIZE:
+        chosen = spec.kernels(arrays[0].dtype, **bound)
+        if chosen is not None:
+            return chosen
+    return () if n >= (spec.parallel_min_size or _ops.PARALLEL_MIN_SIZE) else None
 
 
 def _vjp(
@@ -219,47 +227,82 @@ def _vjp(
     return out if isinstance(out, tuple) else (out,)
 
 
-def _forward_blocks(spec: FunctionSpec, arrays: Sequence[np.ndarray], bound: dict) -> np.ndarray:
-    """spec.forward over blocks of the flattened inputs: the same values as one call
-    (each element's arithmetic is the same), computed with every core and without
-    full-size temporaries."""
-    flat = [a.reshape(-1) for a in arrays]
-    y = np.empty(flat[0].size, dtype=arrays[0].dtype)
-    at = _DEADLINE.get()  # read here: the helper threads do not see the caller's context
-
-    def work(start: int, stop: int) -> None:
-        check_deadline(at)
-        y[start:stop] = spec.forward(*(f[start:stop] for f in flat), **bound)
-
-    _ops.run_blocks(y.size, work)
-    return y.reshape(arrays[0].shape)
-
-
-def _value_and_grad_blocks(
-    spec: FunctionSpec, arrays: Sequence[np.ndarray], bound: dict, g: np.ndarray | None
-) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """Forward and VJP fused block by block (the VJP reads its block of y while it is
-    still in cache); ``g`` None means ones. Same values as the one-call path."""
-    shape, dtype = arrays[0].shape, arrays[0].dtype
+def _forward_blocks(
+    spec: FunctionSpec, arrays: Sequence[np.ndarray], bound: dict, kernels: tuple
+) -> np.ndarray:
+    """The forward over blocks of the flattened inputs, by the kernel or the NumPy
+    formula: the same values as one call (each element's arithmetic is the same),
+    computed with every core and without full-size temporaries."""
     flat = [a.reshape(-1) for a in arrays]
     n = flat[0].size
-    y = np.empty(n, dtype=dtype)
-    grads = [np.empty(n, dtype=dtype) for _ in spec.differentiable]
-    g_flat = np.ones(min(n, _ops.BLOCK), dtype=dtype) if g is None else g.reshape(-1)
+    y = np.empty(n, dtype=arrays[0].dtype)
     at = _DEADLINE.get()  # read here: the helper threads do not see the caller's context
 
     def work(start: int, stop: int) -> None:
         check_deadline(at)
         xs = [f[start:stop] for f in flat]
+        if kernels:
+            forward, _, scalars = kernels
+            _kernels.launch(forward, *xs, *scalars, y[start:stop])
+        else:
+            y[start:stop] = spec.forward(*xs, **bound)
+
+    _run(n, work, kernels)
+    return y.reshape(arrays[0].shape)
+
+
+def _run(n: int, work: Callable[[int, int], None], kernels: tuple) -> None:
+    """``work`` over blocks: large ones in turn for a kernel (it uses every core
+    itself), small ones over every core for the NumPy formula."""
+    if kernels:
+        for start in range(0, n, _ops.KERNEL_BLOCK):
+            work(start, min(start + _ops.KERNEL_BLOCK, n))
+    else:
+        _ops.run_blocks(n, work)
+
+
+def _value_and_grad_blocks(
+    spec: FunctionSpec,
+    arrays: Sequence[np.ndarray],
+    bound: dict,
+    g: np.ndarray | None,
+    kernels: tuple,
+) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Forward and VJP fused block by block (in one kernel, or with the VJP reading
+    its block of y while it is still in cache); ``g`` None means ones. Same values as
+    the one-call path."""
+    shape, dtype = arrays[0].shape, arrays[0].dtype
+    flat = [a.reshape(-1) for a in arrays]
+    n = flat[0].size
+    block = _ops.KERNEL_BLOCK if kernels else _ops.BLOCK
+    y = np.empty(n, dtype=dtype)
+    grads = [np.empty(n, dtype=dtype) for _ in spec.differentiable]
+    # g None: one block's worth of ones, made once
+    g_flat = np.ones(min(n, block), dtype=dtype) if g is None else g.reshape(-1)
+    at = _DEADLINE.get()  # read here: the helper threads do not see the caller's context
+
+    def work(start: int, stop: int) -> None:
+        check_deadline(at)
+        xs = [f[start:stop] for f in flat]
+        gb = g_flat[: stop - start] if g is None else g_flat[start:stop].astype(dtype, copy=False)
+        if kernels:
+            _, value_and_grad, scalars = kernels
+            _kernels.launch(
+                value_and_grad,
+                np.ascontiguousarray(gb),
+                *xs,
+                *scalars,
+                y[start:stop],
+                *(d[start:stop] for d in grads),
+            )
+            return
         yb = spec.forward(*xs, **bound)
         y[start:stop] = yb
-        # g None: g_flat is one block's worth of ones, made once
-        gb = g_flat[: stop - start] if g is None else g_flat[start:stop].astype(dtype, copy=False)
         out = _vjp(spec, gb, yb, xs, bound, given=g is not None)
         for dst, grad in zip(grads, out, strict=True):
             dst[start:stop] = grad  # a scalar gradient broadcasts over its block
 
-    _ops.run_blocks(n, work)
+    _run(n, work, kernels)
     return y.reshape(shape), tuple(d.reshape(shape) for d in grads)
 
 
@@ -267,8 +310,9 @@ def evaluate(name: str | FunctionSpec, *inputs: Any, **params: Any) -> np.ndarra
     """The forward value, in the inputs' dtype."""
     spec = lookup(name)
     arrays, bound, result = prepare(spec, inputs, params)
-    if _in_blocks(spec, arrays):
-        return _as_result(_forward_blocks(spec, arrays, bound), result)
+    plan = _blocked(spec, arrays, bound)
+    if plan is not None:
+        return _as_result(_forward_blocks(spec, arrays, bound, plan), result)
     return _as_result(spec.forward(*arrays, **bound), result)
 
 
@@ -282,9 +326,10 @@ def value_and_grad(
     spec = lookup(name)
     arrays, bound, result = prepare(spec, inputs, params)
     grads: tuple[np.ndarray, ...]
-    if _in_blocks(spec, arrays):
+    plan = _blocked(spec, arrays, bound)
+    if plan is not None:
         g = None if grad_output is None else _upstream(grad_output, arrays[0].shape)
-        y, grads = _value_and_grad_blocks(spec, arrays, bound, g)
+        y, grads = _value_and_grad_blocks(spec, arrays, bound, g, plan)
     else:
         y = np.asarray(spec.forward(*arrays, **bound))
         if grad_output is None:

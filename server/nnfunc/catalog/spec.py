@@ -178,6 +178,8 @@ Vjp = Callable[..., "np.ndarray | tuple[np.ndarray, ...]"]
 VjpVjp = Callable[..., "tuple[np.ndarray, ...]"]
 KinkMask = Callable[..., "tuple[np.ndarray, ...]"]
 ParamCheck = Callable[[dict[str, Any], tuple[np.ndarray, ...]], None]
+#: kernels(dtype, **params) -> (forward, value_and_grad, scalars), or None (see _kernels)
+KernelChoice = Callable[..., "tuple[Callable[..., None], Callable[..., None], tuple] | None"]
 
 
 @dataclass(eq=False)
@@ -219,6 +221,10 @@ class FunctionSpec:
     extra: dict[str, Any] = field(default_factory=dict)
     vjp_vjp: VjpVjp | None = None
     kink_mask2: KinkMask | None = None
+    #: For an elementwise activation: fused kernels for large calls (``_kernels``),
+    #: chosen by ``kernels(dtype, **params)``; None for a dtype or parameters they
+    #: do not cover, which then take the NumPy formula.
+    kernels: KernelChoice | None = None
 
     def defvjp(self, fn: Vjp) -> Vjp:
         """Decorator: attach the VJP written right below the forward."""
@@ -238,6 +244,11 @@ class FunctionSpec:
     def defvjpvjp(self, fn: VjpVjp) -> VjpVjp:
         """Decorator: attach the second-order VJP (see the module docstring)."""
         self.vjp_vjp = fn
+        return fn
+
+    def defkernels(self, fn: KernelChoice) -> KernelChoice:
+        """Decorator: attach the kernel choice (see the ``kernels`` field)."""
+        self.kernels = fn
         return fn
 
     def defkinks2(self, fn: KinkMask) -> KinkMask:

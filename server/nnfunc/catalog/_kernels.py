@@ -1,0 +1,124 @@
+"""Fused single-pass kernels for large calls, compiled by numba.
+
+A NumPy formula makes one pass over memory per ufunc and one temporary per pass, on one
+core; at 1M float32 elements that is 2-8x the time of torch's fused loops on every core
+(bench/catalog.py). Each kernel here is that one loop over 1-d contiguous arrays,
+compiled to SIMD code and split over every core by numba's ``prange``, without the GIL.
+The NumPy formula stays the function's definition: it serves small calls, and
+tests/catalog/test_kernels.py holds every kernel to it (bit for bit where no
+transcendental is involved, within a few ulp where one is).
+
+Conventions (``FunctionSpec.defkernels`` returns the pair for a dtype and parameters):
+
+    forward(*inputs, *scalars, out)                      -> writes out
+    value_and_grad(g, *inputs, *scalars, out, *grads)    -> writes out and the grads
+
+Scalars arrive already cast to the inputs' dtype (as NumPy casts a Python float in the
+reference formula), so the arithmetic is the same in both. Loops write through ``out``
+and read nothing they wrote, so a block of any size gives the same values.
+
+Call kernels through ``launch``: numba's fallback threading layer (workqueue, used when
+no OpenMP or TBB runtime is installed) aborts the process when two threads start
+parallel loops at once, so launches take turns (they use every core anyway).
+
+numba compiles a kernel on its first call for each dtype (about 1 s) and caches the
+machine code next to this file, or under $NUMBA_CACHE_DIR, when that is writable.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numba
+import numpy as np
+
+f32 = np.float32
+prange = numba.prange
+
+_LAUNCH = threading.Lock()
+
+
+def launch(kernel: Callable[..., None], *args: Any) -> None:
+    """Run a kernel, one at a time (see the module docstring)."""
+    with _LAUNCH:
+        kernel(*args)
+
+
+def _jit(**options: Any) -> Callable[[Callable[..., Any]], Any]:
+    def decorate(fn: Callable[..., Any]) -> Any:
+        # error_model numpy: IEEE results (x/0 is inf), never a ZeroDivisionError.
+        # contract: a·b + c may become one FMA (rounded once), never reassociated.
+        flags = {"nogil": True, "error_model": "numpy", "fastmath": {"contract"}, **options}
+        try:
+            return numba.njit(cache=True, **flags)(fn)
+        except RuntimeError:  # no writable cache directory (a read-only install)
+            return numba.njit(**flags)(fn)
+
+    return decorate
+
+
+kernel = _jit(parallel=True)
+"""Decorator for a kernel (called through ``launch``; loops over ``prange``)."""
+
+inline = _jit(inline="always")
+"""Decorator for a scalar helper, inlined into the kernels that call it."""
+
+
+# ---------------------------------------------------------------------------
+# float32 primitives, written so that LLVM vectorizes them (no libm calls)
+# ---------------------------------------------------------------------------
+
+_LOG2E = f32(1.4426950408889634)
+_LN2_HI = f32(0.693145751953125)  # ln 2 in 16 bits: n·_LN2_HI is exact for |n| <= 256
+_LN2_LO = f32(1.4286068203094173e-06)
+_ROUND = f32(12582912.0)  # 1.5·2^23: adding and subtracting it rounds to an integer
+# e^r on |r| <= ln2/2 by its Taylor polynomial to r^7 (truncation < 2^-30 relative)
+_E2, _E3, _E4, _E5, _E6, _E7 = (f32(1 / math.factorial(k)) for k in range(2, 8))
+
+
+@inline
+def expf(v):  # pragma: no cover - compiled
+    """e^v in float32 within 1 ulp (NaN stays NaN, -inf -> 0, overflow -> inf):
+    e^v = 2^n·e^r with n = round(v/ln 2), r = v - n·ln 2 in two parts, and 2^n applied
+    as two factors so that a subnormal result is rounded once."""
+    c = min(max(v, f32(-104.0)), f32(88.8))  # beyond: 0 and inf, reached through n
+    n = c * _LOG2E + _ROUND - _ROUND
+    r = c - n * _LN2_HI - n * _LN2_LO
+    p = ((((_E7 * r + _E6) * r + _E5) * r + _E4) * r + _E3) * r + _E2
+    p = (p * r + f32(1.0)) * r + f32(1.0)
+    k = np.int32(n)
+    h = k >> 1
+    s1 = np.int32((h + 127) << 23).view(np.float32)
+    s2 = np.int32((k - h + 127) << 23).view(np.float32)
+    e = p * s1 * s2
+    return e if v == v else v
+
+
+# ---------------------------------------------------------------------------
+# sigmoid: the template for the others
+# ---------------------------------------------------------------------------
+
+
+@inline
+def sigmoidf(v):  # pragma: no cover - compiled
+    """σ(v) = 1/(1 + e^-|v|) for v >= 0, e^-|v|/(1 + e^-|v|) below: no overflow."""
+    e = expf(-abs(v))
+    r = f32(1.0) / (f32(1.0) + e)
+    return r if v >= f32(0.0) else e * r
+
+
+@kernel
+def sigmoid(x, out):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        out[i] = sigmoidf(x[i])
+
+
+@kernel
+def sigmoid_grad(g, x, out, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        y = sigmoidf(x[i])
+        out[i] = y
+        dx[i] = g[i] * ((f32(1.0) - y) * y)
