@@ -35,16 +35,30 @@ from typing import Any
 import numba
 import numpy as np
 
+from nnfunc.catalog import _ops
+
 f32 = np.float32
 prange = numba.prange
 
 _LAUNCH = threading.Lock()
 
 
-def launch(kernel: Callable[..., None], *args: Any) -> None:
-    """Run a kernel, one at a time (see the module docstring)."""
+def launch(kernel: Callable[..., Any], *args: Any) -> Any:
+    """Run a kernel, one at a time (see the module docstring); its result."""
     with _LAUNCH:
-        kernel(*args)
+        return kernel(*args)
+
+
+def eligible(*arrays: np.ndarray, dtypes: tuple[type, ...] = (np.float32,)) -> bool:
+    """Whether a call on these arrays should take its kernels (for code that calls
+    them itself, as losses do): one dtype among ``dtypes``, all C-contiguous, and at
+    least _ops.KERNEL_MIN_SIZE elements (read at call time, so tests can lower it)."""
+    first = arrays[0]
+    return (
+        first.dtype.type in dtypes
+        and first.size >= _ops.KERNEL_MIN_SIZE
+        and all(a.dtype == first.dtype and a.flags.c_contiguous for a in arrays)
+    )
 
 
 def _jit(**options: Any) -> Callable[[Callable[..., Any]], Any]:
