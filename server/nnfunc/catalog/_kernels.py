@@ -136,3 +136,88 @@ def sigmoid_grad(g, x, out, dx):  # pragma: no cover - compiled
         y = sigmoidf(x[i])
         out[i] = y
         dx[i] = g[i] * ((f32(1.0) - y) * y)
+
+
+# ---------------------------------------------------------------------------
+# More float32 primitives: expm1, log, log1p, tanh (vectorizable, as expf)
+# ---------------------------------------------------------------------------
+
+
+@inline
+def expm1f(v):  # pragma: no cover - compiled
+    """e^v - 1 in float32 within 2 ulp: with e^v = 2^n·e^r as in expf,
+    e^v - 1 = 2^n·(e^r - 1) + (2^n - 1), and e^r - 1 from the polynomial without the
+    leading 1, so small |v| (n = 0) loses nothing; -0 stays -0."""
+    c = min(max(v, f32(-104.0)), f32(88.8))
+    n = c * _LOG2E + _ROUND - _ROUND
+    r = c - n * _LN2_HI - n * _LN2_LO
+    p = ((((_E7 * r + _E6) * r + _E5) * r + _E4) * r + _E3) * r + _E2
+    q = (p * r + f32(1.0)) * r  # e^r - 1
+    k = np.int32(n)
+    h = k >> 1
+    s1 = np.int32((h + 127) << 23).view(np.float32)
+    s2 = np.int32((k - h + 127) << 23).view(np.float32)
+    s = s1 * s2  # inf for n = 128, where e^v - 1 is e^v: the other form
+    e = s * q + (s - f32(1.0)) if k < 64 else (q + f32(1.0)) * s1 * s2
+    return e if (v == v and v != f32(0.0)) else v
+
+
+_SQRT_HALF_BITS = np.int32(0x3F3504F3)  # the bits of √½
+# log(m) for m in [√½, √2): with f = m - 1, s = f/(2 + f), z = s², log m = f - f²/2 +
+# s·(f²/2 + z·P(z)); P fits (log m - 2s)/s - … by the atanh series 2/3, 2/5, 2/7, 2/9.
+_L1, _L2, _L3, _L4 = f32(2 / 3), f32(2 / 5), f32(2 / 7), f32(2 / 9)
+_TWO23 = f32(8388608.0)
+_INF, _NEG_INF, _NAN = f32(np.inf), f32(-np.inf), f32(np.nan)
+
+
+@inline
+def logf(v):  # pragma: no cover - compiled
+    """log(v) in float32 within 1 ulp: v = 2^k·m with m in [√½, √2) read off the bits
+    (subnormals scaled by 2^23 first), then log m by the atanh series of
+    s = (m - 1)/(m + 1). log 0 = -inf, log of a negative is NaN, log inf = inf."""
+    tiny = v < f32(1.1754944e-38)
+    u = v * (_TWO23 if tiny else f32(1.0))  # one definition: numba's view needs it
+    bits = np.float32(u).view(np.int32)
+    k = (bits - _SQRT_HALF_BITS) >> 23
+    m = np.int32(bits - (k << 23)).view(np.float32)
+    kf = np.float32(k) - (f32(23.0) if tiny else f32(0.0))
+    f = m - f32(1.0)
+    s = f / (f32(2.0) + f)
+    z = s * s
+    big_r = z * (_L1 + z * (_L2 + z * (_L3 + z * _L4)))
+    hfsq = f32(0.5) * f * f
+    lg = kf * _LN2_HI + ((f - hfsq + s * (hfsq + big_r)) + kf * _LN2_LO)
+    special = _NEG_INF if v == f32(0.0) else (v if v == _INF else _NAN)
+    return lg if (v > f32(0.0) and v < _INF) else special
+
+
+@inline
+def log1pf(v):  # pragma: no cover - compiled
+    """log(1 + v) in float32 within 2 ulp: log(u)·v/(u - 1) with u = 1 + v rounded,
+    which cancels u's rounding error (Goldberg 1991); v where u rounds to 1."""
+    u = f32(1.0) + v
+    w = logf(u) * (v / (u - f32(1.0)))
+    return v if (u == f32(1.0) or v == _INF) else w
+
+
+# tanh(a) = a + a·z·P(z), z = a², on |a| < 0.625: a least-squares fit of the relative
+# error (fitted for nnfunc; < 0.9 ulp evaluated in float32).
+_T0, _T1, _T2, _T3, _T4 = (
+    f32(-0.33333285218236786),
+    f32(0.13331512625666864),
+    f32(-0.05374465438587279),
+    f32(0.020653112384751333),
+    f32(-0.005718948339989494),
+)
+
+
+@inline
+def tanhf(v):  # pragma: no cover - compiled
+    """tanh(v) in float32 within 3 ulp: the odd polynomial below |v| = 0.625,
+    1 - 2/(e^{2|v|} + 1) above (exactly 1 from |v| ≈ 9, never overflowing)."""
+    a = abs(v)
+    z = a * a
+    small = a + a * z * ((((_T4 * z + _T3) * z + _T2) * z + _T1) * z + _T0)
+    large = f32(1.0) - f32(2.0) / (expf(f32(2.0) * a) + f32(1.0))
+    t = small if a < f32(0.625) else large
+    return math.copysign(t, v) if v == v else v
