@@ -45,7 +45,8 @@ ENV PATH=/opt/nnfunc/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     NNFUNC_HOST=0.0.0.0 \
-    NNFUNC_PORT=50051
+    NNFUNC_PORT=50051 \
+    NUMBA_CACHE_DIR=/tmp/nnfunc-numba
 RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin nnfunc
 COPY --from=build /opt/nnfunc /opt/nnfunc
