@@ -11,7 +11,9 @@ time.perf_counter.
 
 Goal (the issue): median ratio nnfunc/torch over the catalog <= 1.5x, none above 3x.
 torch runs at its default thread count (stated in the header); NumPy's ufuncs run on
-one thread. torch is never imported by the library or its tests, only here.
+one thread, nnfunc's fused kernels (calls of 2^16 elements and more) on numba's threads.
+The warm-up run compiles (or loads) the kernels. torch is never imported by the library
+or its tests, only here.
 """
 
 from __future__ import annotations
@@ -90,6 +92,18 @@ def measure(
     return out
 
 
+def _numba_line() -> str:
+    """numba's version, threads and threading layer (known once a kernel has run)."""
+    import numba
+
+    catalog.evaluate("sigmoid", np.zeros(1 << 16, dtype=np.float32))  # one kernel launch
+    try:
+        layer = numba.threading_layer()
+    except ValueError:
+        layer = "none launched"
+    return f"numba {numba.__version__}: {numba.config.NUMBA_NUM_THREADS} threads, {layer} layer"
+
+
 def header() -> list[str]:
     cpu = platform.processor() or platform.machine()
     try:
@@ -110,6 +124,7 @@ def header() -> list[str]:
         f"{platform.platform()}",
         f"python {platform.python_version()}; numpy {np.__version__} (BLAS: {blas}; "
         f"ufuncs single-threaded); scipy {scipy.__version__}",
+        _numba_line(),
     ]
     try:
         import torch
