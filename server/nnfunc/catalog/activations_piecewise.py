@@ -4,6 +4,12 @@ Forward and VJP side by side. The value chosen at each kink and at NaN inputs is
 torch 2.13's (catalog-reference §1.1 rows 4, 16-24 and §4). Masked gradients go through
 ``_keep`` rather than ``np.where``: on a random mask (any real batch) a multiply by the
 mask is several times faster than ``np.where``.
+
+Large calls take fused kernels (``_kernels``), written next to each function: the same
+operations in the same order on one element (``_clamp`` is np.clip, ``_kept`` is
+``_keep``), so they give the NumPy formula's bits, in float32 and float64; except
+logsigmoid and tanhshrink, float32 only and within the ulps pinned in
+tests/catalog/test_kernels.py (their exp, log1p and tanh are not NumPy's).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import math
 
 import numpy as np
 
-from nnfunc.catalog import _ops
+from nnfunc.catalog import _kernels, _ops
 from nnfunc.catalog.spec import Param, activation, near_points
 from nnfunc.errors import InvalidArgumentError
 
@@ -77,6 +83,26 @@ def _finite(*points: float) -> tuple[float, ...]:
     return tuple(p for p in points if math.isfinite(p))
 
 
+#: The dtypes of the bit-exact kernels (no transcendental: the same IEEE operations).
+_EXACT = (np.float32, np.float64)
+f32 = _kernels.f32
+prange = _kernels.prange
+
+
+@_kernels.inline
+def _clamp(v, lo, hi):  # pragma: no cover - compiled
+    """np.clip(v, lo, hi) on one element, bit for bit (signed zeros too): lo below lo,
+    hi above hi, else v; NaN stays NaN."""
+    t = lo if v < lo else v
+    return hi if t > hi else t
+
+
+@_kernels.inline
+def _kept(v, keep):  # pragma: no cover - compiled
+    """``_keep`` on one element: v if keep, else 0 with v's sign."""
+    return v if keep else math.copysign(type(v)(0), v)
+
+
 # ---------------------------------------------------------------------------
 # Clamps: relu6, hardtanh, hardsigmoid, hardswish
 # ---------------------------------------------------------------------------
@@ -107,6 +133,12 @@ def relu6(input):
 @_arrays
 def _(g, y, input):
     return _keep(g, _passes(input, 0, 6))
+
+
+@relu6.defkernels
+def _(dtype):
+    # relu6 is hardtanh(x, 0, 6) (defined below), value and gradient
+    return (_hardtanh, _hardtanh_grad, (dtype.type(0), dtype.type(6))) if dtype in _EXACT else None
 
 
 relu6.defkinks(near_points(lambda: (0.0, 6.0)))
@@ -144,6 +176,26 @@ def hardtanh(input, min_val, max_val):
 def _(g, y, input, min_val, max_val):
     dt = input.dtype
     return _keep(g, _passes(input, _const(min_val, dt), _const(max_val, dt)))
+
+
+@_kernels.kernel
+def _hardtanh(x, lo, hi, out):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        out[i] = _clamp(x[i], lo, hi)
+
+
+@_kernels.kernel
+def _hardtanh_grad(g, x, lo, hi, out, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        out[i] = _clamp(v, lo, hi)
+        dx[i] = _kept(g[i], not (v <= lo or v >= hi))  # _passes: (lo, hi) and NaN
+
+
+@hardtanh.defkernels
+def _(dtype, min_val, max_val):
+    scalars = (_const(min_val, dtype), _const(max_val, dtype))
+    return (_hardtanh, _hardtanh_grad, scalars) if dtype in _EXACT else None
 
 
 @hardtanh.defcheck
@@ -189,6 +241,33 @@ def _(g, y, input):
     d = _keep(g, inside)
     d *= 1 / 6
     return d
+
+
+@_kernels.inline
+def _hardsigmoid1(v):  # pragma: no cover - compiled
+    """min(max(v + 3, 0), 6) / 6 on one element, in torch's order (as the formula)."""
+    c = type(v)
+    return _clamp(v + c(3), c(0), c(6)) / c(6)
+
+
+@_kernels.kernel
+def _hardsigmoid(x, out):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        out[i] = _hardsigmoid1(x[i])
+
+
+@_kernels.kernel
+def _hardsigmoid_grad(g, x, out, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        c = type(v)
+        out[i] = _hardsigmoid1(v)
+        dx[i] = _kept(g[i], (v > c(-3)) & (v < c(3))) * c(1 / 6)
+
+
+@hardsigmoid.defkernels
+def _(dtype):
+    return (_hardsigmoid, _hardsigmoid_grad, ()) if dtype in _EXACT else None
 
 
 hardsigmoid.defkinks(near_points(lambda: (-3.0, 3.0)))
@@ -245,6 +324,41 @@ def _(g, y, input):
     return d
 
 
+@_kernels.inline
+def _hardswish1(v, big):  # pragma: no cover - compiled
+    """x·min(x + 3, 6)/6 on one element with x clamped to [-3, big] first, and v itself
+    above big (= max/8), as the formula."""
+    c = type(v)
+    xc = _clamp(v, c(-3), big)
+    y = _clamp(xc + c(3), c(0), c(6))  # >= 0 already: the min with 6
+    y = y * xc / c(6)
+    return v if v > big else y
+
+
+@_kernels.kernel
+def _hardswish(x, big, out):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        out[i] = _hardswish1(x[i], big)
+
+
+@_kernels.kernel
+def _hardswish_grad(g, x, big, out, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v, gi = x[i], g[i]
+        c = type(v)
+        out[i] = _hardswish1(v, big)
+        below3 = v < c(3)
+        slope = (_clamp(v, c(-3), c(3)) / c(3) + c(0.5)) * gi
+        dx[i] = _kept(slope, (v > c(-3)) & below3) + _kept(gi, not below3)
+
+
+@hardswish.defkernels
+def _(dtype):
+    if dtype not in _EXACT:
+        return None
+    return (_hardswish, _hardswish_grad, (dtype.type(float(np.finfo(dtype).max) / 8),))
+
+
 hardswish.defkinks(near_points(lambda: (-3.0, 3.0)))
 
 
@@ -288,6 +402,29 @@ def _(g, y, input):
     return d
 
 
+@_kernels.kernel
+def _softsign(x, big, out):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = _clamp(x[i], -big, big)
+        out[i] = v / (abs(v) + type(v)(1))
+
+
+@_kernels.kernel
+def _softsign_grad(g, x, big, out, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        one = type(v)(1)
+        c = _clamp(v, -big, big)
+        out[i] = c / (abs(c) + one)
+        r = one / (abs(v) + one)
+        dx[i] = r * r * g[i]
+
+
+@softsign.defkernels
+def _(dtype):
+    return (_softsign, _softsign_grad, (np.finfo(dtype).max,)) if dtype in _EXACT else None
+
+
 @activation(
     summary="log σ(x), computed without overflow; the log-probability of the positive "
     "class of a logistic model.",
@@ -325,6 +462,37 @@ def _(g, y, input):
     return d
 
 
+@_kernels.inline
+def _logsigmoidf(v):  # pragma: no cover - compiled
+    """(logsigmoid(v), σ(-v)) in float32, sharing e = e^-|v|: σ(-v), the VJP's
+    -expm1(y) without a second exp, is e/(1 + e) for v >= 0 and 1/(1 + e) below; at
+    y = +0 (e^-|v| underflows) it is -expm1(+0) = -0, as in the formula."""
+    e = _kernels.expf(-abs(v))
+    y = (f32(0.0) if v > f32(0.0) else v) - _kernels.log1pf(e)  # np.minimum keeps NaN
+    r = f32(1.0) / (f32(1.0) + e)
+    d = e * r if v >= f32(0.0) else r
+    return y, (d if y != f32(0.0) else -y)
+
+
+@_kernels.kernel
+def _logsigmoid(x, out):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        out[i] = _logsigmoidf(x[i])[0]
+
+
+@_kernels.kernel
+def _logsigmoid_grad(g, x, out, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        y, d = _logsigmoidf(x[i])
+        out[i] = y
+        dx[i] = d * g[i]
+
+
+@logsigmoid.defkernels
+def _(dtype):
+    return (_logsigmoid, _logsigmoid_grad, ()) if dtype == np.float32 else None
+
+
 # Taylor coefficients of x - tanh(x) = Σ c_k x^(2k+1), k = 1..8 (from the Bernoulli
 # numbers: c_k = -2^(2k+2) (2^(2k+2) - 1) B_(2k+2) / (2k+2)!).
 _TANHSHRINK_SERIES = (
@@ -340,6 +508,9 @@ _TANHSHRINK_SERIES = (
 # Below these |x| the series (truncation < 1 ulp) beats x - tanh(x), which loses about
 # log2(3/x²) bits to cancellation. Max relative error: ~5e-7 (float32), ~1e-14 (float64).
 _TANHSHRINK_CUTOFF = {np.dtype(np.float32): 0.6, np.dtype(np.float64): 0.2}
+# The float32 kernel's copies, highest order first (c8, c7, ..., c1), and its cutoff.
+_TANHSHRINK_F32 = tuple(f32(c) for c in reversed(_TANHSHRINK_SERIES))
+_TANHSHRINK_CUTOFF_F32 = f32(_TANHSHRINK_CUTOFF[np.dtype(np.float32)])
 
 
 @activation(
@@ -386,6 +557,38 @@ def _(g, y, input):
     np.square(d, out=d)
     d *= g
     return d
+
+
+@_kernels.inline
+def _tanhshrinkf(v, t):  # pragma: no cover - compiled
+    """tanhshrink(v) in float32 given t = tanh(v): the series below the cutoff, in the
+    NumPy formula's Horner order, else v - t."""
+    x2 = v * v
+    acc = x2 * _TANHSHRINK_F32[0]
+    for c in _TANHSHRINK_F32[1:]:
+        acc = (acc + c) * x2
+    return acc * v if abs(v) < _TANHSHRINK_CUTOFF_F32 else v - t
+
+
+@_kernels.kernel
+def _tanhshrink(x, out):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        out[i] = _tanhshrinkf(v, _kernels.tanhf(v))
+
+
+@_kernels.kernel
+def _tanhshrink_grad(g, x, out, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        t = _kernels.tanhf(v)
+        out[i] = _tanhshrinkf(v, t)
+        dx[i] = t * t * g[i]
+
+
+@tanhshrink.defkernels
+def _(dtype):
+    return (_tanhshrink, _tanhshrink_grad, ()) if dtype == np.float32 else None
 
 
 # ---------------------------------------------------------------------------
@@ -436,6 +639,29 @@ def _(g, y, input, lambd):
     return _keep(g, y != 0)
 
 
+@_kernels.kernel
+def _softshrink(x, lam, out):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        out[i] = v - _clamp(v, -lam, lam)
+
+
+@_kernels.kernel
+def _softshrink_grad(g, x, lam, out, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        y = v - _clamp(v, -lam, lam)
+        out[i] = y
+        dx[i] = _kept(g[i], y != type(v)(0))
+
+
+@softshrink.defkernels
+def _(dtype, lambd):
+    if dtype not in _EXACT:
+        return None
+    return (_softshrink, _softshrink_grad, (_const(min(lambd, float(np.finfo(dtype).max)), dtype),))
+
+
 softshrink.defkinks(near_points(lambda lambd: (-lambd, lambd)))
 
 
@@ -478,6 +704,27 @@ def _(g, y, input, lambd):
     return _keep(g, np.logical_not(band, out=band))
 
 
+@_kernels.kernel
+def _hardshrink(x, lam, out):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        out[i] = _kept(v, not abs(v) <= lam)
+
+
+@_kernels.kernel
+def _hardshrink_grad(g, x, lam, out, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        passes = not abs(v) <= lam
+        out[i] = _kept(v, passes)
+        dx[i] = _kept(g[i], passes)
+
+
+@hardshrink.defkernels
+def _(dtype, lambd):
+    return (_hardshrink, _hardshrink_grad, (_const(lambd, dtype),)) if dtype in _EXACT else None
+
+
 hardshrink.defkinks(near_points(lambda lambd: _finite(-lambd, lambd) if lambd >= 0 else ()))
 
 
@@ -518,6 +765,36 @@ def threshold(input, threshold, value):
 def _(g, y, input, threshold, value):
     stop = input <= _const(threshold, input.dtype)
     return _keep(g, np.logical_not(stop, out=stop))
+
+
+@_kernels.inline
+def _threshold1(v, th, val, zero):  # pragma: no cover - compiled
+    """``_keep(x, x > th) + val·(x <= th)`` on one element; ``zero`` is val·0, what the
+    second term adds where x passes (-0 for an infinite val: np.where's x itself)."""
+    return _kept(v, False) + val if v <= th else v + zero
+
+
+@_kernels.kernel
+def _threshold(x, th, val, zero, out):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        out[i] = _threshold1(x[i], th, val, zero)
+
+
+@_kernels.kernel
+def _threshold_grad(g, x, th, val, zero, out, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        out[i] = _threshold1(v, th, val, zero)
+        dx[i] = _kept(g[i], not v <= th)
+
+
+@threshold.defkernels
+def _(dtype, threshold, value):
+    if dtype not in _EXACT:
+        return None
+    val = _const(value, dtype)
+    zero = np.copysign(dtype.type(0), val) if np.isfinite(val) else dtype.type(-0.0)
+    return (_threshold, _threshold_grad, (_const(threshold, dtype), val, zero))
 
 
 threshold.defkinks(near_points(lambda threshold, value: _finite(threshold)))
