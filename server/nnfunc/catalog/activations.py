@@ -7,16 +7,22 @@ Conventions shared by the entries below:
 - Gradients at kinks and at NaN inputs are torch 2.13's (catalog-reference §1.1, §4).
 - Speed: one-sided choices are made with 0/1 masks and exact arithmetic rather than
   np.where, which is several times slower on inputs of mixed sign.
+- Large calls take fused numba kernels (``_kernels``), written right below each VJP and
+  held to the NumPy formula by tests/catalog/test_kernels.py (test_kernels_prelu.py for
+  prelu): bit for bit in float32 and float64 for the ReLU family, within a few ulp in
+  float32 for the others.
 """
 
 from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from scipy import special
 
-from nnfunc.catalog import _kernels, _ops
+from nnfunc.catalog import _kernels, _ops, _safe
+from nnfunc.catalog._kernels import expf, expm1f, f32, log1pf, prange, tanhf
 from nnfunc.catalog.spec import FLOAT32_MAX, Input, Param, activation, near_points
 from nnfunc.errors import InvalidArgumentError
 
@@ -75,6 +81,58 @@ def _negative_slope(x: np.ndarray, slope) -> np.ndarray:
     return neg
 
 
+#: The dtypes of the bit-exact kernels (no transcendental: the same IEEE operations).
+_EXACT = (np.float32, np.float64)
+
+
+@_kernels.inline
+def _max(v, c):  # pragma: no cover - compiled
+    """np.maximum(v, c) on one element: v above c or NaN, else c (NumPy's second
+    operand on a tie, so max(-0, 0) = 0)."""
+    return v if not v <= c else c
+
+
+@_kernels.inline
+def _min(v, c):  # pragma: no cover - compiled
+    """np.minimum(v, c) on one element (NaN stays NaN, c on a tie)."""
+    return v if not v >= c else c
+
+
+@_kernels.inline
+def _fmin0(v):  # pragma: no cover - compiled
+    """np.fmin(v, 0): NaN gives 0, as does a tie."""
+    return v if v < type(v)(0) else type(v)(0)
+
+
+@_kernels.inline
+def _times0_1(a, b):  # pragma: no cover - compiled
+    """``_times0`` on one element: a·b, or 0 where a or b is 0."""
+    return a * b if (a != type(a)(0) and b != type(b)(0)) else type(a)(0)
+
+
+@_kernels.inline
+def _negative_slope1(v, s, maxform, plain):  # pragma: no cover - compiled
+    """``_negative_slope`` on one element with the slope s: its max(x, x·s) form
+    (``maxform``, for a scalar slope in (0, 1]), else min(x, 0)·s + max(x, 0), the
+    product through ``_times0`` unless every slope is finite and nonzero (``plain``).
+    One addend is 0, so the sum is the other with -0 made 0, written without the
+    addition, which FMA contraction would round differently (-tiny·s is -0, not 0)."""
+    zero = type(v)(0)
+    if maxform:
+        return _max(v, v * s)
+    if not v <= zero:  # x > 0 or NaN: x (plus ±0)
+        return v
+    p = v * s if plain else _times0_1(v, s)  # min(x, 0) is x here (0 for -0, as ±0·s)
+    return p if p != zero else zero
+
+
+@_kernels.inline
+def _sigmoid_of(e, z):  # pragma: no cover - compiled
+    """σ(z) from e = e^-|z|, as _kernels.sigmoidf (for kernels that need e too)."""
+    r = f32(1.0) / (f32(1.0) + e)
+    return r if z >= f32(0.0) else e * r
+
+
 # ---------------------------------------------------------------------------
 # Sigmoid and tanh
 # ---------------------------------------------------------------------------
@@ -126,6 +184,25 @@ def _(g, y, input):
     return d
 
 
+@_kernels.kernel
+def _tanh(x, out):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        out[i] = tanhf(x[i])
+
+
+@_kernels.kernel
+def _tanh_grad(g, x, out, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        y = tanhf(x[i])
+        out[i] = y
+        dx[i] = (f32(1.0) - y * y) * g[i]
+
+
+@tanh.defkernels
+def _(dtype):
+    return (_tanh, _tanh_grad, ()) if dtype == np.float32 else None
+
+
 # ---------------------------------------------------------------------------
 # The ReLU family
 # ---------------------------------------------------------------------------
@@ -147,6 +224,26 @@ def relu(input):
 def _(g, y, input):
     # torch passes the gradient where x > 0 and at NaN inputs: everywhere but x <= 0.
     return g * ~(input <= 0)
+
+
+@_kernels.kernel
+def _relu(x, out):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        out[i] = _max(x[i], type(x[i])(0))
+
+
+@_kernels.kernel
+def _relu_grad(g, x, out, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        zero = type(v)(0)
+        out[i] = _max(v, zero)
+        dx[i] = g[i] * (zero if v <= zero else type(v)(1))  # g·~(x <= 0)
+
+
+@relu.defkernels
+def _(dtype):
+    return (_relu, _relu_grad, ()) if dtype in _EXACT else None
 
 
 relu.defkinks(near_points(lambda: (0.0,)))
@@ -181,6 +278,35 @@ def leaky_relu(input, *, negative_slope):
 def _(g, y, input, *, negative_slope):
     # x > 0 is False at 0 and at NaN: torch gives the slope at both.
     return g * _pick(input > 0, 1.0, negative_slope, input.dtype)
+
+
+@_kernels.kernel
+def _leaky(x, s, maxform, plain, above, below, out):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        out[i] = _negative_slope1(x[i], s, maxform, plain)
+
+
+@_kernels.kernel
+def _leaky_grad(g, x, s, maxform, plain, above, below, out, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        out[i] = _negative_slope1(v, s, maxform, plain)
+        dx[i] = g[i] * (above if v > type(v)(0) else below)
+
+
+def _slope_kernels(dtype: np.dtype, slope: float):
+    """The kernels of leaky_relu and rrelu (a scalar slope) in the float dtypes. The
+    gradient's two factors are the ones ``_pick`` gives, so the VJP's product is the same."""
+    if dtype not in _EXACT:
+        return None
+    above, below = _pick(np.array([True, False]), 1.0, slope, dtype)
+    flags = (0 < slope <= 1, _all_finite_nonzero(slope))  # the branches of _negative_slope
+    return (_leaky, _leaky_grad, (dtype.type(slope), *flags, above, below))
+
+
+@leaky_relu.defkernels
+def _(dtype, negative_slope):
+    return _slope_kernels(dtype, negative_slope)
 
 
 leaky_relu.defkinks(near_points(lambda negative_slope: (0.0,)))
@@ -231,6 +357,11 @@ def rrelu(input, *, lower, upper, training):
 @rrelu.defvjp
 def _(g, y, input, *, lower, upper, training):
     return g * _pick(input > 0, 1.0, (lower + upper) / 2, input.dtype)
+
+
+@rrelu.defkernels
+def _(dtype, lower, upper, training):
+    return _slope_kernels(dtype, (lower + upper) / 2)
 
 
 @rrelu.defcheck
@@ -286,11 +417,15 @@ def _prelu_slopes(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
     elementwise=True,
 )
 def prelu(input, weight):
+    if input.size and _kernels.eligible(input, weight, dtypes=_EXACT):
+        return _prelu_forward(input, weight)
     return _negative_slope(input, _prelu_slopes(input, weight))
 
 
 @prelu.defvjp
 def _(g, y, input, weight):
+    if input.size and _kernels.eligible(input, weight, g, dtypes=_EXACT):
+        return _prelu_vjp(g, input, weight)
     a = _prelu_slopes(input, weight)
     positive = input > 0  # False at 0 and NaN: torch passes a·g there
     if np.all(np.isfinite(a)):
@@ -301,6 +436,140 @@ def _(g, y, input, weight):
     axes = tuple(k for k in range(input.ndim) if a.ndim == 0 or k != 1)
     da = contrib.sum(axis=axes, dtype=contrib.dtype) if axes else contrib
     return dx, np.reshape(da, weight.shape)
+
+
+# prelu's kernels: the weight broadcasts, so the registry's same-shape blocks do not
+# apply and the forward and VJP call them themselves. They see the flat input as rows
+# of L elements: one channel's `inner` elements (the trailing dims) with one slope when
+# those are many; else whole periods (C channels of `inner` elements), whose slopes are
+# a table of the same length, read along with x.
+
+_PRELU_ROW = 512  # elements, at least, in a row
+_PRELU_PERIOD = 1 << 16  # the longest period laid out as a table (but for inner = 1)
+
+
+def _prelu_inner(x: np.ndarray, weight: np.ndarray) -> int:
+    """The elements of one channel for each outer index (1 for a single slope)."""
+    return 1 if weight.size == 1 else math.prod(x.shape[2:])
+
+
+def _prelu_layout(x: np.ndarray, per_channel: np.ndarray) -> tuple[np.ndarray, int, bool]:
+    """(table, L, by_row) for a value per channel, or one for all (x is not empty):
+    by_row True, L = inner and one entry per channel, row r's being table[r % C];
+    False, a table of L entries for the elements of every row."""
+    inner = _prelu_inner(x, per_channel)
+    period = per_channel.size * inner
+    if inner >= _PRELU_ROW or (period > _PRELU_PERIOD and inner > 1):
+        return per_channel, inner, True
+    table = np.tile(np.repeat(per_channel, inner), -(-_PRELU_ROW // period))
+    return table, table.size, False
+
+
+def _prelu_forward(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    a = _prelu_slopes(x, weight)
+    flags = (np.ndim(a) == 0 and 0 < a <= 1, _all_finite_nonzero(a))  # _negative_slope's
+    table, size, by_row = _prelu_layout(x, weight.reshape(-1))
+    out = np.empty_like(x)
+    _kernels.launch(_prelu, x.reshape(-1), table, size, by_row, *flags, out.reshape(-1))
+    return out
+
+
+def _prelu_vjp(g: np.ndarray, x: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    a = _prelu_slopes(x, weight)
+    plain = bool(np.all(np.isfinite(a)))
+    # the factor below 0, as the VJP's _pick (plain) or np.where (through _times0) has it
+    below = _pick(np.zeros(np.shape(a), bool), 1.0, a, x.dtype) if plain else a
+    table, size, by_row = _prelu_layout(x, np.reshape(below, -1))
+    dx, da = np.empty_like(x), np.empty(weight.shape, dtype=x.dtype)
+    chunks = numba.get_num_threads()  # runs of rows, each summing into its own row
+    flat = (g.reshape(-1), x.reshape(-1), table, size, plain, dx.reshape(-1), da.reshape(-1))
+    if by_row:
+        acc = np.zeros((chunks, min(size, _PRELU_ROW)))
+        _kernels.launch(_prelu_grad_rows, *flat, acc, np.zeros((chunks, weight.size)))
+    else:
+        inner = _prelu_inner(x, weight)
+        _kernels.launch(_prelu_grad_table, *flat, inner, np.zeros((chunks, size)))
+    return dx, da
+
+
+@_kernels.inline
+def _prelu_dx(g, v, below, plain):  # pragma: no cover - compiled
+    """prelu's ∂/∂x on one element: g above 0, g·below at 0, below it and at NaN (the
+    product through _times0 unless every slope is finite)."""
+    w = type(v)(1) if v > type(v)(0) else below
+    return g * w if plain else _times0_1(g, w)
+
+
+# The loops below index slices from 0 (xs[j], not x[start + j]): numba then knows the
+# index is not negative and leaves out its wraparound, which would keep them scalar.
+
+
+@_kernels.kernel
+def _prelu(x, table, size, by_row, maxform, plain, out):  # pragma: no cover - compiled
+    n = x.size
+    for r in prange((n + size - 1) // size):
+        xs, ys = x[r * size : r * size + size], out[r * size : r * size + size]
+        if by_row:
+            s = table[r % table.size]
+            for j in range(xs.size):
+                ys[j] = _negative_slope1(xs[j], s, maxform, plain)
+        else:
+            for j in range(xs.size):
+                ys[j] = _negative_slope1(xs[j], table[j], maxform, plain)
+
+
+@_kernels.kernel
+def _prelu_grad_table(g, x, table, size, plain, dx, da, inner, sums):  # pragma: no cover
+    """dx and da (rows of `size` elements, by table): the t-th of sums.shape[0] runs of
+    rows sums g·min(x, 0) by table entry in sums[t] (float64, zeros), and then the
+    entries (periods of C channels of `inner` elements) are summed by channel."""
+    n, chunks, c = x.size, sums.shape[0], da.size
+    rows = (n + size - 1) // size
+    for t in prange(chunks):
+        acc = sums[t]
+        for r in range(t * rows // chunks, (t + 1) * rows // chunks):
+            row = slice(r * size, r * size + size)
+            xs, gs, ds = x[row], g[row], dx[row]
+            for j in range(xs.size):
+                v, gj = xs[j], gs[j]
+                ds[j] = _prelu_dx(gj, v, table[j], plain)
+                acc[j] += _times0_1(gj, _min(v, type(v)(0)))
+    total = np.zeros(c)
+    for t in range(chunks):
+        for k in range(size):
+            total[(k // inner) % c] += sums[t, k]
+    for k in range(c):
+        da[k] = total[k]  # rounded once to da's dtype (±inf beyond its range)
+
+
+@_kernels.kernel
+def _prelu_grad_rows(g, x, below, size, plain, dx, da, acc, sums):  # pragma: no cover
+    """dx and da (rows of `size` elements of one channel): the t-th of sums.shape[0]
+    runs of rows sums g·min(x, 0) by channel in sums[t] (float64, zeros), a row in the
+    lanes acc[t] (so that the additions vectorize), and then the runs are summed."""
+    n, chunks, lanes, c = x.size, sums.shape[0], acc.shape[1], below.size
+    rows = (n + size - 1) // size
+    for t in prange(chunks):
+        lane = acc[t]
+        for r in range(t * rows // chunks, (t + 1) * rows // chunks):
+            w = below[r % c]
+            for i0 in range(r * size, min(r * size + size, n), lanes):
+                part = slice(i0, min(i0 + lanes, r * size + size))
+                xs, gs, ds = x[part], g[part], dx[part]
+                for j in range(xs.size):
+                    v, gj = xs[j], gs[j]
+                    ds[j] = _prelu_dx(gj, v, w, plain)
+                    lane[j] += _times0_1(gj, _min(v, type(v)(0)))
+            total = 0.0
+            for j in range(lanes):
+                total += lane[j]
+                lane[j] = 0.0
+            sums[t, r % c] += total
+    for k in range(c):
+        total = 0.0
+        for t in range(chunks):
+            total += sums[t, k]
+        da[k] = total
 
 
 @prelu.defcheck
@@ -384,6 +653,39 @@ def _(g, y, input, *, alpha):
     return d
 
 
+@_kernels.inline
+def _elu1(v, k_neg, k_pos):  # pragma: no cover - compiled
+    """expm1(min(x, 0))·k_neg + k_pos·max(x, 0): elu (alpha, 1) and selu (λα, λ)."""
+    return expm1f(_min(v, f32(0.0))) * k_neg + k_pos * _max(v, f32(0.0))
+
+
+@_kernels.kernel
+def _elu(x, k_neg, k_pos, below, above, out):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        out[i] = _elu1(x[i], k_neg, k_pos)
+
+
+@_kernels.kernel
+def _elu_grad(g, x, k_neg, k_pos, below, above, out, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        out[i] = _elu1(v, k_neg, k_pos)
+        dx[i] = expf(_fmin0(v)) * (below if v <= f32(0.0) else above) * g[i]  # _elu_gradient
+
+
+def _elu_kernels(dtype: np.dtype, k_neg: float, k_pos: float):
+    """elu's and selu's float32 kernels; the gradient's factors are ``_elu_gradient``'s."""
+    if dtype != np.float32:
+        return None
+    below, above = _pick(np.array([True, False]), k_neg, k_pos, dtype)
+    return (_elu, _elu_grad, (f32(k_neg), f32(k_pos), below, above))
+
+
+@elu.defkernels
+def _(dtype, alpha):
+    return _elu_kernels(dtype, alpha, 1.0)
+
+
 elu.defkinks(near_points(lambda alpha: (0.0,) if alpha != 1 else ()))
 
 
@@ -403,7 +705,7 @@ elu.defkinks(near_points(lambda alpha: (0.0,) if alpha != 1 else ()))
 def selu(input):
     neg = np.expm1(np.minimum(input, 0))
     neg *= SELU_SCALE * SELU_ALPHA
-    neg += SELU_SCALE * np.maximum(input, 0)
+    neg += _safe.product(np.maximum(input, 0), _safe.scalar(SELU_SCALE, input.dtype))  # λ·huge: inf
     return neg
 
 
@@ -412,6 +714,11 @@ def _(g, y, input):
     d = _elu_gradient(input, SELU_SCALE * SELU_ALPHA, SELU_SCALE)
     d *= g
     return d
+
+
+@selu.defkernels
+def _(dtype):
+    return _elu_kernels(dtype, SELU_SCALE * SELU_ALPHA, SELU_SCALE)
 
 
 selu.defkinks(near_points(lambda: (0.0,)))
@@ -465,6 +772,37 @@ def _(g, y, input, *, alpha):
     return d
 
 
+@_kernels.inline
+def _celu_exponent1(v, lo, alpha):  # pragma: no cover - compiled
+    """``_celu_exponent`` on one element."""
+    t = _fmin0(v)
+    return (t if t > lo else lo) / alpha
+
+
+@_kernels.kernel
+def _celu(x, lo, alpha, out):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        out[i] = expm1f(_celu_exponent1(v, lo, alpha)) * alpha + _max(v, f32(0.0))
+
+
+@_kernels.kernel
+def _celu_grad(g, x, lo, alpha, out, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        t = _celu_exponent1(v, lo, alpha)
+        out[i] = expm1f(t) * alpha + _max(v, f32(0.0))
+        dx[i] = expf(t) * g[i]
+
+
+@celu.defkernels
+def _(dtype, alpha):
+    if dtype != np.float32:
+        return None
+    lo = max(-1000.0 * alpha, -float(np.finfo(dtype).max))  # as _celu_exponent
+    return (_celu, _celu_grad, (f32(lo), f32(alpha)))
+
+
 # ---------------------------------------------------------------------------
 # Smooth gated units
 # ---------------------------------------------------------------------------
@@ -472,6 +810,15 @@ def _(g, y, input, *, alpha):
 
 def _gelu_tanh_inner(xc: np.ndarray) -> np.ndarray:
     return np.tanh(_GELU_K * xc * (1 + _GELU_C * xc * xc))
+
+
+def _gelu_tanh_gate(xc: np.ndarray) -> np.ndarray:
+    """½(1 + tanh u) = σ(2u), u = √(2/π)(x + 0.044715x³): no cancellation where
+    tanh u ≈ -1 (x < -3), which would cost all the digits of float32 by x ≈ -5.
+    Exactly 0 / 1 beyond x = ∓25 (|2u| > 1100), in float32 and float64. In float64 for
+    float32 too: 2u rounded to float32 would cost up to |2u| ulp of σ."""
+    x = xc.astype(np.float64) if xc.dtype == np.float32 else xc
+    return _ops.sigmoid((2 * _GELU_K) * x * (1 + _GELU_C * x * x))
 
 
 @activation(
@@ -500,13 +847,11 @@ def _gelu_tanh_inner(xc: np.ndarray) -> np.ndarray:
 )
 def gelu(input, *, approximate):
     if approximate == "tanh":
-        # tanh(...) is exactly ±1 beyond |x| = 10 in float32 and float64, so clipping
-        # changes nothing there and keeps x³ finite; max(x, -10) keeps -inf·0 out.
-        t = _gelu_tanh_inner(np.clip(input, -10.0, 10.0))
-        t += 1
-        t *= np.maximum(input, -10.0)
-        t *= 0.5
-        return t
+        # x·σ(2u): the gate is exactly 0 / 1 beyond ±25, so clipping changes nothing
+        # there and keeps x³ finite; max(x, -25) keeps -inf·0 out.
+        s = _gelu_tanh_gate(np.clip(input, -25.0, 25.0)).astype(input.dtype, copy=False)
+        s *= np.maximum(input, -25.0)
+        return s
     if input.dtype == np.float32:
         return _gelu32(input)
     y = special.ndtr(input)  # Φ(x), accurate in both tails
@@ -557,16 +902,15 @@ def _gelu32(x: np.ndarray) -> np.ndarray:
 @gelu.defvjp
 def _(g, y, input, *, approximate):
     if approximate == "tanh":
-        xc = np.clip(input, -10.0, 10.0)  # the derivative is exactly 0 / 1 beyond ±10
-        x2 = xc * xc
-        t = _gelu_tanh_inner(xc)
-        # ½(1 + t) + ½x(1 - t²)·k(1 + 3c·x²)
-        d = 1 - t * t
+        xc = np.clip(input, -25.0, 25.0)  # the derivative is exactly 0 / 1 beyond ±25
+        s = _gelu_tanh_gate(xc)
+        # s + x·s(1 - s)·2u'(x), s = σ(2u) (= ½(1 + t) + ½x(1 - t²)u', t = tanh u);
+        # s(1 - s) from float64 s: in float32, 1 - s would cancel for x > 2
+        d = ((1 - s) * s).astype(input.dtype, copy=False)
+        s = s.astype(input.dtype, copy=False)
         d *= xc
-        d *= (0.5 * _GELU_K) * (1 + (3 * _GELU_C) * x2)
-        t += 1
-        t *= 0.5
-        d += t
+        d *= (2 * _GELU_K) * (1 + (3 * _GELU_C) * (xc * xc))
+        d += s
         d *= g
         return d
     return _gelu_vjp(g, y, input)
@@ -609,6 +953,114 @@ def _ordinary(x: np.ndarray) -> bool:
     return bool(m.min() >= _TINY and m.max() < math.inf)
 
 
+# gelu's float32 kernels. An exponential whose argument is large (-a²/2, -2|u|) loses
+# |argument| ulps when that argument is rounded to float32 (the NumPy forms keep it in
+# float64 for this reason), so they take it as a float32 pair hi + lo, reduced in two
+# parts as expf reduces its argument; and return 2^64·e^(hi + lo), normal down to
+# e^-130, so that a subnormal result is rounded once, by the caller's last product.
+_TWO_M64 = f32(2.0**-64)
+
+
+@_kernels.inline
+def _exp_scaled(hi, lo):  # pragma: no cover - compiled
+    """2^64·e^(hi + lo) within 1 ulp, for float32 hi + lo in [-130, 0] (|lo| << 1):
+    expf's reduction (n = round((hi + lo)/ln 2), hi - n·ln 2 exact) and polynomial."""
+    k = _kernels
+    n = (hi + lo) * k._LOG2E + k._ROUND - k._ROUND
+    r = (hi - n * k._LN2_HI) + (lo - n * k._LN2_LO)
+    p = ((((k._E7 * r + k._E6) * r + k._E5) * r + k._E4) * r + k._E3) * r + k._E2
+    p = (p * r + f32(1.0)) * r + f32(1.0)
+    return p * np.int32((np.int32(n) + 191) << 23).view(np.float32)  # p·2^(n + 64)
+
+
+# Φ(-a) = e^(-a²/2)·P(a)/Q(a) as _gelu32 has it; -a²/2 = -ah²/2 - al·(a + ah)/2 with ah
+# a's leading 12 bits (al the rest), so that ah² is exact.
+_GP = tuple(f32(c) for c in _NDTR_P)
+_GQ = tuple(f32(c) for c in _NDTR_Q)
+_HIGH12 = np.int32(-4096)  # the bits of a float32 but the low 12
+_INV_SQRT_2PI32 = f32(1 / _SQRT_2PI)
+_TINY32, _INF32 = f32(_TINY), f32(np.inf)
+
+
+@_kernels.inline
+def _gelu_parts(v):  # pragma: no cover - compiled
+    """(gelu(x), x·φ(x)) in float32: max(x, 0) - a·Φ(-a) with a = min(|x|, 15), as
+    _gelu32, and x·φ(x) from the same e^(-a²/2) (exactly 0 beyond |x| = 15 in float32)."""
+    a = min(abs(v), f32(15.0))
+    ah = np.int32(np.float32(a).view(np.int32) & _HIGH12).view(np.float32)
+    e = _exp_scaled((ah * f32(-0.5)) * ah, ((a - ah) * f32(-0.5)) * (a + ah))
+    p0, p1, p2, p3, p4 = _GP
+    q0, q1, q2, q3, q4 = _GQ
+    num = (((p4 * a + p3) * a + p2) * a + p1) * a + p0
+    den = ((((a + q4) * a + q3) * a + q2) * a + q1) * a + q0
+    # x (or a) last but one: a subnormal x is then rounded only once, by 2^-64
+    y = _max(v, f32(0.0)) - (((num / den) * e) * a) * _TWO_M64
+    xphi = ((_INV_SQRT_2PI32 * e) * math.copysign(a, v)) * _TWO_M64
+    return y, xphi
+
+
+@_kernels.kernel
+def _gelu(x, out):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        out[i] = _gelu_parts(x[i])[0]
+
+
+@_kernels.kernel
+def _gelu_grad(g, x, out, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        y, xphi = _gelu_parts(v)
+        out[i] = y
+        m = abs(v)
+        # Φ(x) = y/x, except (as _gelu_vjp) at tiny x (½), ±inf (1, 0) and NaN
+        special = f32(0.5) if m < _TINY32 else (f32(v > 0.0) if m == _INF32 else v)
+        phi = y / v if (m >= _TINY32 and m < _INF32) else special
+        dx[i] = (phi + xphi) * g[i]
+
+
+@_kernels.inline
+def _gelu_tanh_parts(v):  # pragma: no cover - compiled
+    """(x clipped to ±25, s = σ(2u) of it, s(1 - s)): ``_gelu_tanh_gate``, with 2u in
+    float64; s(1 - s) = e/(1 + e)² with e = e^-|2u| (no cancellation)."""
+    xc = _min(_max(v, f32(-25.0)), f32(25.0))
+    x = np.float64(xc)
+    z = ((2 * _GELU_K) * x) * (1.0 + (_GELU_C * x) * x)
+    t = max(-abs(z), -104.0)  # e^-104 rounds to 0 in float32
+    hi = np.float32(t)
+    e = _exp_scaled(hi, np.float32(t - np.float64(hi))) * _TWO_M64
+    r = f32(1.0) / (f32(1.0) + e)
+    return xc, (r if z >= 0.0 else e * r), (e * r) * r
+
+
+@_kernels.kernel
+def _gelu_tanh(x, out):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        out[i] = _gelu_tanh_parts(v)[1] * _max(v, f32(-25.0))  # x·σ(2u)
+
+
+_GELU_2K32, _GELU_3C32 = f32(2 * _GELU_K), f32(3 * _GELU_C)
+
+
+@_kernels.kernel
+def _gelu_tanh_grad(g, x, out, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        xc, s, q = _gelu_tanh_parts(v)
+        out[i] = s * _max(v, f32(-25.0))
+        d = (q * xc) * (_GELU_2K32 * (f32(1.0) + _GELU_3C32 * (xc * xc)))
+        dx[i] = (d + s) * g[i]
+
+
+@gelu.defkernels
+def _(dtype, approximate):
+    if dtype != np.float32:
+        return None
+    if approximate == "tanh":
+        return (_gelu_tanh, _gelu_tanh_grad, ())
+    return (_gelu, _gelu_grad, ())
+
+
 @activation(
     summary="Sigmoid-weighted linear unit (swish with β = 1): x·σ(x), a smooth ReLU with "
     "a small negative dip; used in EfficientNet and many LLM MLPs.",
@@ -641,6 +1093,40 @@ def _finite_max(a: np.ndarray) -> bool:
     return a.size == 0 or bool(a.max() < math.inf)
 
 
+_E_M32 = f32(math.exp(-32.0))
+
+
+@_kernels.inline
+def _silu_parts(v):  # pragma: no cover - compiled
+    """(x·σ(x), σ(x)) as _ops.logistic_times and _ops.sigmoid: x/(1 + e^-x) and
+    1/(1 + e^-x) from x = -80; below, x·e^x and e^x, with e^x = e^(x + 32)·e^-32 so
+    that x·e^(x + 32) is still normal and a subnormal x·e^x is rounded once."""
+    far = v < f32(-80.0)
+    e = expf(v + f32(32.0) if far else -v)  # x + 32 is exact there
+    d = f32(1.0) + e
+    y = (_max(v, f32(-1000.0)) * e) * _E_M32 if far else v / d  # max: -inf·0 is -0
+    return y, (e * _E_M32 if far else f32(1.0) / d)
+
+
+@_kernels.kernel
+def _silu(x, out):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        out[i] = _silu_parts(x[i])[0]
+
+
+@_kernels.kernel
+def _silu_grad(g, x, out, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        y, s = _silu_parts(x[i])
+        out[i] = y
+        dx[i] = ((f32(1.0) - s) * _min(y, f32(1000.0)) + s) * g[i]
+
+
+@silu.defkernels
+def _(dtype):
+    return (_silu, _silu_grad, ()) if dtype == np.float32 else None
+
+
 @activation(
     summary="Self-regularised smooth activation x·tanh(softplus(x)); a smooth ReLU "
     "alternative used in YOLOv4.",
@@ -656,17 +1142,66 @@ def mish(input):
     return y
 
 
+def _sech2(z: np.ndarray) -> np.ndarray:
+    """1/cosh²(z) for z >= 0 (a softplus): 1 - tanh²(z) without the cancellation of
+    1 - t·t (20 ulp of mish' near x = 8 in float32). z is clipped at 44, where the
+    value, 3e-38, is already negligible next to tanh = 1 (cosh overflows at 89)."""
+    r = 1 / np.cosh(np.minimum(z, 44.0))
+    return r * r
+
+
 @mish.defvjp
 def _(g, y, input):
-    # mish' = t + x·(1 - t²)·σ(x), t = tanh(softplus(x)). 1 - t² is exactly 0 above
-    # x ≈ 20 and σ exactly 0 below -800, so clipping x keeps ±inf·0 out.
-    t = np.tanh(_ops.softplus(input))
-    d = 1 - t * t
+    # mish' = t + x·(1 - t²)·σ(x), t = tanh(softplus(x)). σ is exactly 0 below -800,
+    # and 1 - t² tiny above, so clipping x keeps ±inf·0 out.
+    sp = _ops.softplus(input)
+    t = np.tanh(sp)
+    d = _sech2(sp)
     d *= np.clip(input, -1000.0, 1000.0)
     d *= _ops.sigmoid(input)
     d += t
     d *= g
     return d
+
+
+@_kernels.inline
+def _mish_parts(v):  # pragma: no cover - compiled
+    """(t, 1 - t, σ(x)) for t = tanh(softplus(x)), from one e = e^-|x|: with w = 1 + e^x,
+    t = (w² - 1)/(w² + 1) = n/(n + c), where n = e(e + 2), c = 2 for x <= 0 and
+    n = 1 + 2e, c = 2e² above: no overflow, and 1 - t = c/(n + c) (as ``_sech2``, no
+    cancellation in 1 - t² = (1 - t)(1 + t))."""
+    e = expf(-abs(v))
+    above = v > f32(0.0)
+    c = f32(2.0) * e * e if above else f32(2.0)
+    n = f32(1.0) + f32(2.0) * e if above else e * (e + f32(2.0))
+    return n / (n + c), c / (n + c), _sigmoid_of(e, v)
+
+
+@_kernels.kernel
+def _mish(x, out):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        out[i] = _mish_parts(v)[0] * _max(v, f32(-1000.0))
+
+
+@_kernels.kernel
+def _mish_grad(g, x, out, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        t, u, s = _mish_parts(v)
+        out[i] = t * _max(v, f32(-1000.0))
+        xc = _min(_max(v, f32(-1000.0)), f32(1000.0))
+        dx[i] = (((u * (f32(1.0) + t)) * xc) * s + t) * g[i]
+
+
+@mish.defkernels
+def _(dtype):
+    return (_mish, _mish_grad, ()) if dtype == np.float32 else None
+
+
+def _softplus_z(x: np.ndarray, beta: float) -> np.ndarray:
+    """βx, overflowing quietly to ±inf for huge x (x itself when β = 1)."""
+    return x if beta == 1 else _safe.product(x, _safe.scalar(beta, x.dtype))
 
 
 @activation(
@@ -704,7 +1239,7 @@ def _(g, y, input):
     parallel_min_size=_ops.TRANSCENDENTAL_MIN_SIZE,
 )
 def softplus(input, *, beta, threshold):
-    z = input if beta == 1 else input * beta
+    z = _softplus_z(input, beta)
     y = _ops.softplus(z)
     if beta != 1:
         y /= beta
@@ -713,10 +1248,42 @@ def softplus(input, *, beta, threshold):
 
 @softplus.defvjp
 def _(g, y, input, *, beta, threshold):
-    z = input if beta == 1 else input * beta
+    z = _softplus_z(input, beta)
     d = _ops.sigmoid(z)  # d/dx log(1 + e^(βx))/β = σ(βx)
     d *= g
     return np.where(z > threshold, g, d)
+
+
+@_kernels.inline
+def _softplus_parts(z):  # pragma: no cover - compiled
+    """(max(z, 0) + log1p(e^-|z|), σ(z)): _ops.softplus and _ops.sigmoid, one exp."""
+    e = expf(-abs(z))
+    return _max(z, f32(0.0)) + log1pf(e), _sigmoid_of(e, z)
+
+
+@_kernels.kernel
+def _softplus(x, beta, threshold, out):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        z = v * beta  # exact for β = 1, as the NumPy form's z = x
+        out[i] = v if z > threshold else _softplus_parts(z)[0] / beta
+
+
+@_kernels.kernel
+def _softplus_grad(g, x, beta, threshold, out, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        z = v * beta
+        sp, s = _softplus_parts(z)
+        above = z > threshold
+        out[i] = v if above else sp / beta
+        dx[i] = g[i] if above else s * g[i]
+
+
+@softplus.defkernels
+def _(dtype, beta, threshold):
+    # threshold compared as NumPy compares it with a float32 array: rounded to float32
+    return (_softplus, _softplus_grad, (f32(beta), f32(threshold))) if dtype == np.float32 else None
 
 
 @softplus.defcheck
@@ -834,17 +1401,18 @@ def _(y, input):
 def _(y, input):
     # mish' = t + x(1 − t²)σ with t' = (1 − t²)σ, σ' = σ(1 − σ):
     # mish'' = (1 − t²)σ·(2 + x((1 − σ) − 2tσ))
-    t = np.tanh(_ops.softplus(input))
+    sp = _ops.softplus(input)
+    t = np.tanh(sp)
     s = _ops.sigmoid(input)
     xc = np.clip(input, -1000.0, 1000.0)
     d = 2 + xc * ((1 - s) - 2 * t * s)
-    d *= (1 - t * t) * s
+    d *= _sech2(sp) * s
     return d
 
 
 @softplus.defsecond
 def _(y, input, *, beta, threshold):
-    z = input if beta == 1 else input * beta
+    z = _softplus_z(input, beta)
     s = _ops.sigmoid(z)  # β·σ(βx)(1 − σ(βx)) on the log branch, 0 on the linear one
     d = s * (1 - s)
     d *= beta
