@@ -178,8 +178,8 @@ def logf(v):  # pragma: no cover - compiled
     tiny = v < f32(1.1754944e-38)
     u = v * (_TWO23 if tiny else f32(1.0))  # one definition: numba's view needs it
     bits = np.float32(u).view(np.int32)
-    k = (bits - _SQRT_HALF_BITS) >> 23
-    m = np.int32(bits - (k << 23)).view(np.float32)
+    k = np.int32(np.int32(bits - _SQRT_HALF_BITS) >> 23)  # int32 throughout: vectorizes
+    m = np.int32(bits - np.int32(k << 23)).view(np.float32)
     kf = np.float32(k) - (f32(23.0) if tiny else f32(0.0))
     f = m - f32(1.0)
     s = f / (f32(2.0) + f)
