@@ -547,9 +547,25 @@ class _Problem:
         if not np.isfinite(loss).all() or np.abs(loss).max() > _LIMIT:
             return
         c = _REDUCTION_WEIGHT[reduction](loss.shape)
-        if abs(float(y) - c * float(loss.sum())) <= 1e-9 * c * float(np.abs(loss).sum()) + _TINY:
+        if _sums_to(y, loss, c) and self._sums_at_a_probe(params, c):
             self.params, self.base = params, loss
             self.w = np.full(loss.shape, c * float(v))
+
+    def _sums_at_a_probe(self, params: dict, c: float) -> bool:
+        """Whether the reduction is c·sum at a random point near the inputs too: at
+        symmetric data (zero logits) a weighted mean can equal c·sum by chance."""
+        moved = [
+            x + _probe_step(x, 1).reshape(x.shape)
+            if inp.differentiable and x.dtype.kind == "f"
+            else x
+            for x, inp in zip(self.xs, self.spec.inputs, strict=True)
+        ]
+        try:
+            loss = self.forward(moved, params)
+            y = self.forward(moved, self.bound)
+        except Exception:  # out of the domain there: difference the function as called
+            return False
+        return bool(np.isfinite(loss).all()) and _sums_to(y, loss, c)
 
     def forward(self, xs: Sequence[np.ndarray], params: dict) -> np.ndarray:
         """One forward call in float64, the spec's cross-parameter check included."""
@@ -566,6 +582,11 @@ class _Problem:
             return self.forward(xs, self.params if params is None else params)
         except InvalidArgumentError as exc:
             raise _Domain(exc.message) from None
+
+
+def _sums_to(y: np.ndarray, loss: np.ndarray, c: float) -> bool:
+    """y = c·sum(loss), to float64 rounding."""
+    return abs(float(y) - c * float(loss.sum())) <= 1e-9 * c * float(np.abs(loss).sum()) + _TINY
 
 
 def _derivative(fp: np.ndarray, fm: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
