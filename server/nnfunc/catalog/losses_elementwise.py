@@ -10,16 +10,26 @@ reductions per input, that its inputs are finite and small enough for the plain
 formula (no overflow, no inf − inf, no 0·inf, and a sum that cannot overflow); only
 when they are not does it take the quiet arithmetic, which gives the same IEEE results
 without warnings. The VJPs check the upstream gradient too.
+
+Large calls (from _ops.KERNEL_MIN_SIZE elements, one C-contiguous shape) take fused
+numba kernels (_kernels), written next to each loss's forward and VJP: one pass over
+memory on every core, with 'mean' and 'sum' summed in the same pass. They make the
+NumPy path's operations, in its form for the inputs at hand (plain or quiet), so they
+give its bits, or within a few ulp where expf, logf, log1pf or sigmoidf stand in for
+NumPy's (tests/catalog/test_kernels_losses.py); see "Fused kernels" below.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
+import numba
 import numpy as np
+from numba.extending import overload
 from scipy import special
 
-from nnfunc.catalog import _ops, _safe
+from nnfunc.catalog import _kernels, _ops, _safe
 from nnfunc.catalog._safe import PLAIN, QUIET
 from nnfunc.catalog.spec import REDUCTION, Input, Param, loss
 from nnfunc.errors import InvalidArgumentError
@@ -108,6 +118,198 @@ WEIGHT = Param(
 
 
 # ---------------------------------------------------------------------------
+# Fused kernels (_kernels): what every loss's kernels share
+# ---------------------------------------------------------------------------
+# The registry's elementwise path is for activations: a loss calls its kernels itself,
+# from its forward and VJP, when _fast says so (one dtype, one shape, C-contiguous,
+# from _ops.KERNEL_MIN_SIZE elements). Per element a kernel makes the NumPy formula's
+# operations in the same order: the same bits, or within a few ulp where expf, logf,
+# log1pf or sigmoidf stand in for NumPy's (those kernels are float32 only).
+#
+# A forward kernel works through chunks of _CHUNK elements: it writes each chunk's
+# losses to its part of ``out``, or, given out=None (a float32 'mean' or 'sum', fused
+# into the same pass), to a scratch chunk that it sums in float64 (_sum64) and returns
+# the total, rounded once by _reduced. A float64 'mean' or 'sum' is NumPy's sum of the
+# kernel's losses (a float64 sum in float64 would lose its pairwise accuracy, and
+# could overflow). A VJP kernel takes the seed (_seed: g, or g/n for 'mean') and
+# applies it in the same pass.
+
+#: The dtypes of the kernels without a transcendental (the same IEEE operations).
+_EXACT = (np.float32, np.float64)
+f32 = _kernels.f32
+prange = _kernels.prange
+
+
+def _fast(*arrays, exact: bool = True) -> bool:
+    """Whether a call on ``arrays`` (None skipped) takes its kernels: all of one shape,
+    not empty, and _kernels.eligible (float32, or float64 too when ``exact``)."""
+    given = [a for a in arrays if a is not None]
+    return (
+        given[0].size > 0
+        and all(a.shape == given[0].shape for a in given)
+        and _kernels.eligible(*given, dtypes=_EXACT if exact else (np.float32,))
+    )
+
+
+def _flat(*arrays):
+    return tuple(a.reshape(-1) for a in arrays)
+
+
+def _reduced(
+    total: float, n: int, reduction: str, dtype: np.dtype, divisor: int | None = None
+) -> np.ndarray:
+    """'sum' or 'mean' (÷ numel in the dtype, or ÷ ``divisor``, as _safe.reduce) of
+    float32 losses from a kernel's float64 total (which cannot overflow), rounded once,
+    quietly."""
+    if reduction != "sum":
+        total = _safe.quotient(total, float(dtype.type(n)) if divisor is None else divisor)
+    return _safe.scalar(total, dtype)
+
+
+def _fused(reduction: str, input: np.ndarray) -> bool:
+    """Whether a kernel sums the losses in its pass (a float32 'mean' or 'sum')."""
+    return reduction != "none" and input.dtype == np.float32
+
+
+def _forward(kernel, reduction, arrays, *scalars) -> np.ndarray:
+    """A loss by its ``kernel(*arrays, *scalars, out)`` (see above)."""
+    input = arrays[0]
+    if _fused(reduction, input):
+        total = _kernels.launch(kernel, *_flat(*arrays), *scalars, None)
+        return _reduced(total, input.size, reduction, input.dtype)
+    out = np.empty(input.shape, input.dtype)
+    _kernels.launch(kernel, *_flat(*arrays), *scalars, out.reshape(-1))
+    return _safe.reduce(out, reduction)
+
+
+def _seed(g, input: np.ndarray, reduction: str, shape=None, divisor=None):
+    """The upstream gradient of each element as a VJP kernel takes it: g flattened
+    ('none'), or the one scalar _safe.reduce_vjp spreads (g, or g/n for 'mean'), for
+    an unreduced loss of ``shape`` (the input's by default)."""
+    if reduction == "none":
+        return g.reshape(-1)
+    shape = input.shape if shape is None else shape
+    seed = _safe.reduce_vjp(g, shape, reduction, divisor=divisor)
+    return input.dtype.type(seed.flat[0])
+
+
+def _in_form(kernel, args, out, plain: bool) -> float:
+    """The total from ``kernel(plain)(*args, out)``, which returns (total, the count of
+    elements beyond the plain form's limit): the plain form's when ``plain`` and it
+    counts none, else the quiet form's (made again); ``out`` holds the losses of the
+    form taken."""
+    if plain:
+        total, bad = _kernels.launch(kernel(True), *args, out)
+        if not bad:
+            return total
+    return _kernels.launch(kernel(False), *args, out)[0]
+
+
+def _gradient(kernel, g, reduction, arrays, *scalars) -> np.ndarray:
+    """A VJP by its kernel: ``kernel(seed, *arrays, *scalars, dx)`` (see _seed)."""
+    input = arrays[0]
+    dx = np.empty(input.shape, input.dtype)
+    _kernels.launch(kernel, _seed(g, input, reduction), *_flat(*arrays), *scalars, dx.reshape(-1))
+    return dx
+
+
+def _vjp_fast(g, reduction: str, *arrays, exact: bool = True) -> bool:
+    """_fast for a VJP: g counts when it is one per element ('none')."""
+    return _fast(*arrays, g if reduction == "none" else None, exact=exact)
+
+
+def _at(s, i):
+    """s[i] for an array, s itself for a scalar: a VJP kernel's seed (_seed)."""
+    return s[i] if isinstance(s, np.ndarray) else s
+
+
+@overload(_at, inline="always")
+def _(s, i):  # pragma: no cover - compiled
+    if isinstance(s, numba.types.Array):
+        return lambda s, i: s[i]
+    return lambda s, i: s
+
+
+#: Elements per chunk of a forward kernel (a scratch chunk stays in L1). Its loops
+#: index the chunk's slices from 0: numba then knows the index is not negative and
+#: LLVM vectorizes the loop (with x[lo + i] it does not).
+_CHUNK = 4096
+
+
+@_kernels.inline
+def _chunks(n):  # pragma: no cover - compiled
+    return -(-n // _CHUNK)
+
+
+@_kernels.inline
+def _span(c, n):  # pragma: no cover - compiled
+    """The bounds [lo, hi) of chunk c of n elements."""
+    return c * _CHUNK, min((c + 1) * _CHUNK, n)
+
+
+def _part(out, x, lo, hi):
+    """out[lo:hi], or a scratch chunk of x's dtype where out is None."""
+    return np.empty(hi - lo, x.dtype) if out is None else out[lo:hi]
+
+
+@overload(_part, inline="always")
+def _(out, x, lo, hi):  # pragma: no cover - compiled
+    if isinstance(out, numba.types.NoneType):
+        return lambda out, x, lo, hi: np.empty(hi - lo, x.dtype)
+    return lambda out, x, lo, hi: out[lo:hi]
+
+
+@_kernels._jit(fastmath={"reassoc"})
+def _sum64(part):  # pragma: no cover - compiled
+    """The float64 sum of a chunk of losses. The one function allowed to reassociate
+    (the order of a float64 sum of float32 terms does not show once it is rounded):
+    LLVM then vectorizes it, where a running sum in order takes a cycle or more per
+    element, and keeps the loop that computes the losses scalar if it is fused in."""
+    s = 0.0
+    for i in range(part.size):
+        s += part[i]
+    return s
+
+
+def _floor(limit: float, dtype: np.dtype):
+    """The largest ``dtype`` value not above ``limit``: |v| <= it exactly where
+    _safe.is_tame(limit, v) holds, for a kernel to test each element."""
+    b = dtype.type(limit)
+    return np.nextafter(b, dtype.type(0)) if float(b) > limit else b
+
+
+@_kernels.inline
+def _beyond(x, y, limit):  # pragma: no cover - compiled
+    """1 where x or y is not tame (beyond ±limit, or NaN), else 0."""
+    return 0 if (abs(x) <= limit and abs(y) <= limit) else 1
+
+
+@_kernels.inline
+def _untame(xs, ys, limit):  # pragma: no cover - compiled
+    """How many elements of a chunk (xs, ys) are beyond ±limit or NaN: counted in a
+    loop of its own (counted in the loop of the losses, it halves that loop's speed)."""
+    n = 0
+    for i in range(xs.size):
+        n += _beyond(xs[i], ys[i], limit)
+    return n
+
+
+@_kernels.inline
+def _clamp(v, lo, hi):  # pragma: no cover - compiled
+    """np.clip(v, lo, hi) on one element (its signed zero kept, NaN kept)."""
+    t = lo if v < lo else v
+    return hi if t > hi else t
+
+
+@_kernels.inline
+def _product(a, b):  # pragma: no cover - compiled
+    """a·b rounded on its own, as NumPy's, when a sum takes it: + 0 keeps LLVM from
+    contracting the two into one FMA (rounded once, and never overflowing in between).
+    It turns a −0 product into +0, which shows only in a sum with another −0."""
+    return a * b + type(a)(0.0)
+
+
+# ---------------------------------------------------------------------------
 # Regression losses
 # ---------------------------------------------------------------------------
 
@@ -122,6 +324,8 @@ WEIGHT = Param(
     notes=("MSE(inf, inf) is NaN (inf − inf), as in torch.",),
 )
 def mse_loss(input, target, reduction):
+    if _fast(input, target):
+        return _forward(_mse, reduction, (input, target))
     total = _blockwise(_squared_diff, 2, reduction, input, target)
     if total is not None:
         return total
@@ -133,10 +337,35 @@ def mse_loss(input, target, reduction):
 
 @mse_loss.defvjp
 def _(g, y, input, target, reduction):
+    if _vjp_fast(g, reduction, input, target):
+        return _gradient(_mse_vjp, g, reduction, (input, target))
     op = _arith(2, input, input, target, g, scale=2.0)
     d = np.asarray(op.sub(input, target))
     d = np.add(d, d, out=d) if op is PLAIN else op.mul(d, 2.0)  # 2(x − y)
     return _seeded(d, g, reduction, op)
+
+
+@_kernels.kernel
+def _mse(x, y, out):  # pragma: no cover - compiled
+    """(x − y)²."""
+    total = 0.0
+    for c in prange(_chunks(x.size)):
+        lo, hi = _span(c, x.size)
+        xs, ys, part = x[lo:hi], y[lo:hi], _part(out, x, lo, hi)
+        for i in range(part.size):
+            d = xs[i] - ys[i]
+            part[i] = d * d
+        if out is None:
+            total += _sum64(part)
+    return total
+
+
+@_kernels.kernel
+def _mse_vjp(s, x, y, dx):  # pragma: no cover - compiled
+    """2(x − y)·s."""
+    for i in prange(x.size):
+        d = x[i] - y[i]
+        dx[i] = (d + d) * _at(s, i)
 
 
 mse_loss.defcheck(_check_same_shape(mse_loss))
@@ -152,6 +381,8 @@ mse_loss.defcheck(_check_same_shape(mse_loss))
     kinks=("x = y: gradient 0 (torch's sgn)",),
 )
 def l1_loss(input, target, reduction):
+    if _fast(input, target):
+        return _forward(_l1, reduction, (input, target))
     total = _blockwise(_abs_diff, 1, reduction, input, target)
     if total is not None:
         return total
@@ -162,10 +393,40 @@ def l1_loss(input, target, reduction):
 
 @l1_loss.defvjp
 def _(g, y, input, target, reduction):
+    if _vjp_fast(g, reduction, input, target):
+        return _gradient(_l1_vjp, g, reduction, (input, target))
     op = _arith(1, input, input, target, g)
     d = np.asarray(op.sub(input, target))
     # sign(0) = 0, as torch's sgn; a fresh output (np.sign in place is 10x slower)
     return _seeded(np.sign(d), g, reduction, op)
+
+
+@_kernels.kernel
+def _l1(x, y, out):  # pragma: no cover - compiled
+    """|x − y|."""
+    total = 0.0
+    for c in prange(_chunks(x.size)):
+        lo, hi = _span(c, x.size)
+        xs, ys, part = x[lo:hi], y[lo:hi], _part(out, x, lo, hi)
+        for i in range(part.size):
+            part[i] = abs(xs[i] - ys[i])
+        if out is None:
+            total += _sum64(part)
+    return total
+
+
+@_kernels.inline
+def _sign(d):  # pragma: no cover - compiled
+    """np.sign: ±1, +0 at ±0 (torch's sgn), NaN at NaN."""
+    one = type(d)(1.0)
+    return one if d > 0 else (-one if d < 0 else (type(d)(0.0) if d == 0 else d))
+
+
+@_kernels.kernel
+def _l1_vjp(s, x, y, dx):  # pragma: no cover - compiled
+    """sign(x − y)·s."""
+    for i in prange(x.size):
+        dx[i] = _sign(x[i] - y[i]) * _at(s, i)
 
 
 l1_loss.defcheck(_check_same_shape(l1_loss))
@@ -227,7 +488,23 @@ def _smooth(d: np.ndarray, t: float, op) -> np.ndarray:
         return a
     a = np.abs(d)
     c = np.minimum(a, t)
-    return QUIET.mul(QUIET.div(c, t), a - 0.5 * c)
+    return QUIET.mul(QUIET.div(c, t), QUIET.sub(a, 0.5 * c))  # inf − inf at t = inf
+
+
+def _clip_factor(g, d: np.ndarray, t: float, reduction: str, divide: bool):
+    """The one factor (g/n)/t (÷ n for 'mean', ÷ t when ``divide``) by which the plain
+    path multiplies clip(d, −t, t) in one pass; |clip(d)|·|g|/t ≤ |g| cannot overflow.
+    None for 'none', and where the factor is not a normal number (or 0): then clip,
+    divide, multiply."""
+    if reduction == "none" or not d.size:
+        return None
+    factor = float(g)
+    if reduction == "mean":
+        factor = _safe.quotient(factor, float(d.dtype.type(d.size)))
+    if divide:
+        factor = _safe.quotient(factor, t)
+    f = _safe.scalar(factor, d.dtype)
+    return f if factor == 0 or np.finfo(d.dtype).tiny <= abs(f) < math.inf else None
 
 
 def _clip_seeded(d: np.ndarray, t: float, g, reduction: str, op, divide: bool) -> np.ndarray:
@@ -236,21 +513,108 @@ def _clip_seeded(d: np.ndarray, t: float, g, reduction: str, op, divide: bool) -
         slope = np.clip(d, -t, t)
         return _seeded(QUIET.div(slope, t) if divide else slope, g, reduction, op)
     np.clip(d, -t, t, out=d)
-    if reduction != "none" and d.size:
-        # one pass: d·(g/n)/t; |clip(d)|·|g|/t ≤ |g| cannot overflow; taken when the
-        # factor is a normal number (else clip, divide, multiply below)
-        factor = float(g)
-        if reduction == "mean":
-            factor = _safe.quotient(factor, float(d.dtype.type(d.size)))
-        if divide:
-            factor = _safe.quotient(factor, t)
-        f = _safe.scalar(factor, d.dtype)
-        if factor == 0 or np.finfo(d.dtype).tiny <= abs(f) < math.inf:
-            d *= f
-            return d
+    f = _clip_factor(g, d, t, reduction, divide)
+    if f is not None:
+        d *= f
+        return d
     if divide:  # clip then divide (not d/t then clip): d/t would overflow for a tiny t
         d /= d.dtype.type(t)
     return _seeded(d, g, reduction, op)
+
+
+# The kernels of smooth_l1_loss and huber_loss, which take the NumPy path's forms: for
+# tame inputs (all within ±limit) the ½-huber form h(|d| − h) (_huber_half), else the
+# smooth form (c/t)(|d| − c/2) (_smooth). A kernel also counts the elements beyond
+# ±limit, and a call whose count is not 0 is made again with the other form.
+
+
+@_kernels.inline
+def _half_form(d, t):  # pragma: no cover - compiled
+    """_huber_half on one element: h·(|d| − h), h = min(|d|, t)/2."""
+    a = abs(d)
+    h = _product(t if a >= t else a, type(d)(0.5))  # np.minimum: NaN stays; h ≥ 0
+    return (a - h) * h
+
+
+@_kernels.inline
+def _smooth_form(d, t):  # pragma: no cover - compiled
+    """_smooth on one element: (c/t)(|d| − c/2), c = min(|d|, t)."""
+    a = abs(d)
+    c = t if a >= t else a
+    return (a - _product(c, type(d)(0.5))) * (c / t)  # c/2 is inexact for a subnormal c
+
+
+@_kernels.kernel
+def _huberish(x, y, t, w, half, limit, out):  # pragma: no cover - compiled
+    """Losses w·(_half_form if half else _smooth_form); and the count beyond ±limit."""
+    total = 0.0
+    bad = 0
+    for c in prange(_chunks(x.size)):
+        lo, hi = _span(c, x.size)
+        xs, ys, part = x[lo:hi], y[lo:hi], _part(out, x, lo, hi)
+        for i in range(part.size):
+            d = xs[i] - ys[i]
+            part[i] = (_half_form(d, t) if half else _smooth_form(d, t)) * w
+        bad += _untame(xs, ys, limit)
+        if out is None:
+            total += _sum64(part)
+    return total, bad
+
+
+def _huberish_loss(input, target, reduction, t, limit, half_weight, half_scale, smooth_weight):
+    """smooth_l1_loss or huber_loss by the kernels: when the inputs are tame under
+    ``limit`` (None: never taken), the ½-huber form times half_weight, or its 'mean' or
+    'sum' times half_scale; else the smooth form times smooth_weight."""
+    dtype, n = input.dtype, input.size
+    x, y = _flat(input, target)
+    t, lim = dtype.type(t), (dtype.type(0) if limit is None else _floor(limit, dtype))
+    fused = _fused(reduction, input)
+    out = None if fused else np.empty(input.shape, dtype)
+    if limit is not None:
+        w = dtype.type(half_weight if reduction == "none" else 1)
+        if fused:
+            total, bad = _kernels.launch(_huberish, x, y, t, w, True, lim, None)
+            if not bad:
+                return _reduced(half_scale * total, n, reduction, dtype)
+        elif not _kernels.launch(_huberish, x, y, t, w, True, lim, out.reshape(-1))[1]:
+            if reduction == "none":
+                return out
+            half = _safe.reduce(out, reduction, tame=True)
+            return _safe.scalar(half_scale * float(half), dtype)
+    smooth = (dtype.type(smooth_weight), False, lim)
+    if fused:
+        return _reduced(_kernels.launch(_huberish, x, y, t, *smooth, None)[0], n, reduction, dtype)
+    _kernels.launch(_huberish, x, y, t, *smooth, out.reshape(-1))
+    return _safe.reduce(out, reduction)
+
+
+@_kernels.kernel
+def _clipped(s, x, y, t, u, limit, dx):  # pragma: no cover - compiled
+    """dx = clip(d, −t, t)/u·s (s: _seed); the count beyond ±limit."""
+    bad = 0
+    for i in prange(x.size):
+        dx[i] = _clamp(x[i] - y[i], -t, t) / u * _at(s, i)
+        bad += _beyond(x[i], y[i], limit)
+    return bad
+
+
+def _clipped_vjp(g, input, target, reduction, t: float, divide: bool) -> np.ndarray:
+    """_clip_seeded by the kernel: clip(d)·f with the plain path's one factor
+    (_clip_factor) when the inputs and g are tame, else clip(d) (÷ t) times the seed."""
+    dtype = input.dtype
+    dx = np.empty(input.shape, dtype)
+    args = (*_flat(input, target), dtype.type(t))
+    flat, one = dx.reshape(-1), dtype.type(1)
+    limit = _limit(1, input)
+    lim = _floor(limit, dtype)
+    f = _clip_factor(g, input, t, reduction, divide) if divide else None
+    if f is not None and _safe.is_tame(limit, g):
+        bad = _kernels.launch(_clipped, f[()], *args, one, lim, flat)
+        if not bad:  # else: made again below, in the other form
+            return dx
+    u = dtype.type(t) if divide else one
+    _kernels.launch(_clipped, _seed(g, input, reduction), *args, u, lim, flat)
+    return dx
 
 
 @loss(
@@ -277,6 +641,9 @@ def _clip_seeded(d: np.ndarray, t: float, g, reduction: str, op, divide: bool) -
 def smooth_l1_loss(input, target, reduction, beta):
     if _is_zero(beta, input.dtype):
         return l1_loss.forward(input, target, reduction)
+    if _fast(input, target):
+        limit = _limit(1, input, beta) if beta >= 1 else None
+        return _huberish_loss(input, target, reduction, beta, limit, 2.0 / beta, 2.0 / beta, 1.0)
     if beta >= 1:  # 2·h(|d| − h)/β, h = min(|d|, β)/2, scaled once after the sum
         half = _blockwise(_huber_half_kernel(beta), 1, reduction, input, target, beta, 2)
         if half is not None:
@@ -302,6 +669,8 @@ def smooth_l1_loss(input, target, reduction, beta):
 def _(g, y, input, target, reduction, beta):
     if _is_zero(beta, input.dtype):
         return l1_loss.vjp(g, y, input, target, reduction)
+    if _vjp_fast(g, reduction, input, target):
+        return _clipped_vjp(g, input, target, reduction, beta, divide=True)
     op = _arith(1, input, input, target, g)
     d = np.asarray(op.sub(input, target))
     return _clip_seeded(d, beta, g, reduction, op, divide=True)  # clip(d, −β, β)/β
@@ -337,6 +706,9 @@ def _(h, input, target, beta, **params):
     notes=("huber_loss = δ · smooth_l1_loss with β = δ (torch, RUN).",),
 )
 def huber_loss(input, target, reduction, delta):
+    if _fast(input, target):
+        limit = _limit(1, input, delta)
+        return _huberish_loss(input, target, reduction, delta, limit, 2.0, 2.0, delta)
     half = _blockwise(_huber_half_kernel(delta), 1, reduction, input, target, delta, 2)
     if half is not None:  # ½d² inside, δ(|d| − ½δ) outside, halved
         return _safe.scalar(2.0 * float(half), input.dtype)
@@ -353,6 +725,8 @@ def huber_loss(input, target, reduction, delta):
 
 @huber_loss.defvjp
 def _(g, y, input, target, reduction, delta):
+    if _vjp_fast(g, reduction, input, target):
+        return _clipped_vjp(g, input, target, reduction, delta, divide=False)
     op = _arith(1, input, input, target, g, scale=delta)
     d = np.asarray(op.sub(input, target))
     return _clip_seeded(d, delta, g, reduction, op, divide=False)  # clip(d, −δ, δ)
@@ -407,6 +781,10 @@ def _probabilities(spec):
     ),
 )
 def binary_cross_entropy(input, target, weight, reduction):
+    if _fast(input, target, weight, exact=False):
+        return _forward(
+            _bce_kernel(weight is not None), reduction, (input, target, _or(weight, input))
+        )
     log_x = np.asarray(np.maximum(np.log(np.maximum(input, _LOG_FLOOR)), _LOG_CLAMP))
     log_1mx = np.maximum(np.log(np.maximum(1 - input, _LOG_FLOOR)), _LOG_CLAMP)
     # −[y·log x + (1 − y)·log(1 − x)]; not log(1−x) + y(log x − log(1−x)), which cancels
@@ -419,9 +797,58 @@ def binary_cross_entropy(input, target, weight, reduction):
 
 @binary_cross_entropy.defvjp
 def _(g, y, input, target, weight, reduction):
+    if _vjp_fast(g, reduction, input, target, weight):
+        kernel = _bce_vjp_kernel(weight is not None)
+        return _gradient(kernel, g, reduction, (input, target, _or(weight, input)))
     grad = (input - target) / np.maximum(input * (1 - input), _BCE_EPS)  # |·| ≤ 1/_BCE_EPS
     op = _arith(2, input, weight, g, scale=1 / _BCE_EPS)
     return _weighted(_seeded(grad, g, reduction, op), weight, op)
+
+
+@_kernels.inline
+def _clamped_log(v):  # pragma: no cover - compiled
+    """max(log(max(v, _LOG_FLOOR)), −100) on one float32 element of [0, 1]."""
+    lg = _kernels.logf(f32(_LOG_FLOOR) if v <= f32(_LOG_FLOOR) else v)
+    return f32(_LOG_CLAMP) if lg <= f32(_LOG_CLAMP) else lg
+
+
+@functools.cache
+def _bce_kernel(weighted: bool):
+    """The forward kernel of binary_cross_entropy (float32; w: the weight, read when
+    ``weighted``): −(y·log x + (1 − y)·log(1 − x)) with each log clamped, times w."""
+
+    @_kernels.kernel
+    def bce(x, y, w, out):  # pragma: no cover - compiled
+        total = 0.0
+        for c in prange(_chunks(x.size)):
+            lo, hi = _span(c, x.size)
+            xs, ys, ws, part = x[lo:hi], y[lo:hi], w[lo:hi], _part(out, x, lo, hi)
+            for i in range(part.size):
+                u, v = xs[i], ys[i]
+                one = f32(1.0)
+                s = _product(_clamped_log(u), v) + _product(one - v, _clamped_log(one - u))
+                part[i] = -s * ws[i] if weighted else -s
+            if out is None:
+                total += _sum64(part)
+        return total
+
+    return bce
+
+
+@functools.cache
+def _bce_vjp_kernel(weighted: bool):
+    """((x − y)/max(x(1 − x), _BCE_EPS)·s)·w: float32 and float64."""
+
+    @_kernels.kernel
+    def bce_vjp(s, x, y, w, dx):  # pragma: no cover - compiled
+        for i in prange(x.size):
+            u = x[i]
+            floor = type(u)(_BCE_EPS)
+            d = u * (type(u)(1.0) - u)
+            grad = (u - y[i]) / (floor if d <= floor else d) * _at(s, i)
+            dx[i] = grad * w[i] if weighted else grad
+
+    return bce_vjp
 
 
 binary_cross_entropy.defcheck(_probabilities(binary_cross_entropy))
@@ -508,6 +935,8 @@ def _logit_vjp_op(x, y, pos_weight, weight, g):
     ),
 )
 def binary_cross_entropy_with_logits(input, target, weight, reduction, pos_weight):
+    if _fast(input, target, weight, pos_weight, exact=False):
+        return _logits_loss(input, target, weight, reduction, pos_weight)
     if weight is None and pos_weight is None:
         total = _blockwise(_logit_kernel, 2, reduction, input, target, scratch=2)
         if total is not None:
@@ -518,9 +947,108 @@ def binary_cross_entropy_with_logits(input, target, weight, reduction, pos_weigh
 
 @binary_cross_entropy_with_logits.defvjp
 def _(g, y, input, target, weight, reduction, pos_weight):
+    if _vjp_fast(g, reduction, input, target, weight, pos_weight, exact=False):
+        kernel = _logits_vjp_kernel(pos_weight is not None, weight is not None)
+        given = (input, target, _or(pos_weight, input), _or(weight, input))
+        return _gradient(kernel, g, reduction, given)
     op = _logit_vjp_op(input, target, pos_weight, weight, g)
     grad = _seeded(_logit_grad(input, target, pos_weight, op), g, reduction, op)
     return _weighted(grad, weight, op)
+
+
+@_kernels.inline
+def _relu(v):  # pragma: no cover - compiled
+    """np.maximum(v, 0) on one element: NaN stays, +0 at ±0."""
+    return type(v)(0.0) if v <= type(v)(0.0) else v
+
+
+@_kernels.inline
+def _logit_term(x, y, p, plain, pos):  # pragma: no cover - compiled
+    """_logit_terms on one float32 element (p: pos_weight, read when ``pos``): the
+    plain forms for tame inputs, else the two-softplus form with 0·anything = 0."""
+    e = _kernels.log1pf(_kernels.expf(-abs(x)))
+    one = f32(1.0)
+    if plain and pos:  # (1 − y)·x + (1 + (p − 1)·y)·softplus(−x)
+        return _product(one - y, x) + _product(one + _product(p - one, y), e + _relu(-x))
+    if plain:  # max(x, 0) − y·x + log1p(e^−|x|)
+        return (e + _relu(x)) - _product(y, x)
+    a = one - y
+    py = _product(p, y) if pos else y
+    left = f32(0.0) if a == f32(0.0) else _product(a, _relu(x) + e)
+    right = f32(0.0) if py == f32(0.0) else _product(py, _relu(-x) + e)
+    return left + right
+
+
+@functools.cache
+def _logits_kernel(plain: bool, pos: bool, weighted: bool):
+    """The forward kernel of binary_cross_entropy_with_logits for one form and choice
+    of weights, compiled in (see _poisson_kernel). It takes pos_weight p and weight w
+    as arrays (any array when not given) and returns the total and the count of
+    elements of x, y beyond ±limit."""
+
+    @_kernels.kernel
+    def logits(x, y, p, w, limit, out):  # pragma: no cover - compiled
+        total = 0.0
+        bad = 0
+        for c in prange(_chunks(x.size)):
+            lo, hi = _span(c, x.size)
+            xs, ys, ps, ws = x[lo:hi], y[lo:hi], p[lo:hi], w[lo:hi]
+            part = _part(out, x, lo, hi)
+            for i in range(part.size):
+                loss = _logit_term(xs[i], ys[i], ps[i], plain, pos)
+                part[i] = loss * ws[i] if weighted else loss
+            bad += _untame(xs, ys, limit)
+            if out is None:
+                total += _sum64(part)
+        return total, bad
+
+    return logits
+
+
+def _or(a: np.ndarray | None, default: np.ndarray) -> np.ndarray:
+    return default if a is None else a
+
+
+def _flat_or_none(out: np.ndarray | None) -> np.ndarray | None:
+    return None if out is None else out.reshape(-1)
+
+
+def _logits_loss(input, target, weight, reduction, pos_weight):
+    """binary_cross_entropy_with_logits by the kernels, in the NumPy path's form: plain
+    when input, target and weights are tame (under the limit for degree 2 without
+    weights when reduced, else 4), else the two-softplus form."""
+    plain_degree = 2 if weight is None and pos_weight is None and reduction != "none" else 4
+    limit = _limit(plain_degree, input)
+    arrays = (input, target, _or(pos_weight, input), _or(weight, input))
+    args = (*_flat(*arrays), _floor(limit, input.dtype))
+    flags = (pos_weight is not None, weight is not None)
+    out = None if _fused(reduction, input) else np.empty(input.shape, input.dtype)
+    plain = _safe.is_tame(limit, pos_weight, weight)
+    total = _in_form(lambda p: _logits_kernel(p, *flags), args, _flat_or_none(out), plain)
+    if out is None:
+        return _reduced(total, input.size, reduction, input.dtype)
+    return _safe.reduce(out, reduction)
+
+
+@functools.cache
+def _logits_vjp_kernel(pos: bool, weighted: bool):
+    """The VJP kernel of binary_cross_entropy_with_logits (see _logits_kernel):
+    ((σ(x) − y)·s)·w, or (((p·y + 1) − y)·σ(x) − p·y)·s·w with pos_weight p."""
+
+    @_kernels.kernel
+    def logits_vjp(s, x, y, p, w, dx):  # pragma: no cover - compiled
+        for i in prange(x.size):
+            v = y[i]
+            sig = _kernels.sigmoidf(x[i])
+            if pos:
+                py = _product(p[i], v)
+                grad = _product((py + f32(1.0)) - v, sig) - py
+            else:
+                grad = sig - v
+            grad = grad * _at(s, i)
+            dx[i] = grad * w[i] if weighted else grad
+
+    return logits_vjp
 
 
 @binary_cross_entropy_with_logits.defcheck
@@ -556,6 +1084,8 @@ def _soft_margin_kernel(out, tmp, x, y):
     ),
 )
 def soft_margin_loss(input, target, reduction):
+    if _fast(input, target, exact=False):
+        return _forward(_soft_margin, reduction, (input, target))
     total = _blockwise(_soft_margin_kernel, 2, reduction, input, target, scratch=2)
     if total is not None:
         return total
@@ -566,10 +1096,38 @@ def soft_margin_loss(input, target, reduction):
 
 @soft_margin_loss.defvjp
 def _(g, y, input, target, reduction):
+    if _vjp_fast(g, reduction, input, target, exact=False):
+        return _gradient(_soft_margin_vjp, g, reduction, (input, target))
     op = _arith(2, input, input, target, g)
     s = np.asarray(_ops.sigmoid(op.mul(np.negative(target), input)))  # σ(−y·x)
     s = np.multiply(s, target, out=s) if op is PLAIN else op.mul(s, target)
     return _seeded(np.negative(s, out=s), g, reduction, op)
+
+
+@_kernels.inline
+def _softplus(z):  # pragma: no cover - compiled
+    """_ops.softplus on one float32 element: max(z, 0) + log1p(e^−|z|)."""
+    return (f32(0.0) if z <= f32(0.0) else z) + _kernels.log1pf(_kernels.expf(-abs(z)))
+
+
+@_kernels.kernel
+def _soft_margin(x, y, out):  # pragma: no cover - compiled
+    total = 0.0
+    for c in prange(_chunks(x.size)):
+        lo, hi = _span(c, x.size)
+        xs, ys, part = x[lo:hi], y[lo:hi], _part(out, x, lo, hi)
+        for i in range(part.size):
+            part[i] = _softplus(-(xs[i] * ys[i]))
+        if out is None:
+            total += _sum64(part)
+    return total
+
+
+@_kernels.kernel
+def _soft_margin_vjp(s, x, y, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = y[i]
+        dx[i] = -(_kernels.sigmoidf(-(x[i] * v)) * v) * _at(s, i)  # −y·σ(−y·x)
 
 
 soft_margin_loss.defcheck(_check_same_shape(soft_margin_loss))
@@ -588,6 +1146,8 @@ soft_margin_loss.defcheck(_check_same_shape(soft_margin_loss))
     ),
 )
 def multilabel_soft_margin_loss(input, target, weight, reduction):
+    if _rows_fast(input, target, weight):
+        return _multilabel_loss(input, target, weight, reduction)
     terms, op = _logit_terms(input, target, None, weight)
     terms = _weighted(terms, weight, op)
     c = input.shape[-1]
@@ -602,12 +1162,92 @@ def multilabel_soft_margin_loss(input, target, weight, reduction):
 
 @multilabel_soft_margin_loss.defvjp
 def _(g, y, input, target, weight, reduction):
+    if _rows_fast(input, target, weight, g if reduction == "none" else None):
+        c = input.shape[-1]
+        seed = _seed(g, input, reduction, input.shape[:-1])
+        dx = np.empty(input.shape, input.dtype)
+        args = (*_flat(input, target, _or(weight, input)), c, input.dtype.type(c))
+        _kernels.launch(_multilabel_vjp_kernel(weight is not None), seed, *args, dx.reshape(-1))
+        return dx
     op = _logit_vjp_op(input, target, None, weight, g)
     grad = _logit_grad(input, target, None, op)
     seed = _safe.reduce_vjp(g, input.shape[:-1], reduction)
     seed = seed[..., None] / input.dtype.type(max(input.shape[-1], 1))  # ÷ C ≥ 1: no overflow
     grad = np.multiply(grad, seed, out=grad) if op is PLAIN else op.mul(grad, seed)
     return _weighted(grad, weight, op)
+
+
+def _rows_fast(input, target, weight, g=None) -> bool:
+    """Whether multilabel_soft_margin_loss takes its kernels: _fast for input and
+    target, a weight (if any) of the input's shape or one per class, and g (if given:
+    'none') one per sample, all of one dtype and C-contiguous."""
+    if input.ndim == 0 or input.shape[-1] == 0 or not _fast(input, target, exact=False):
+        return False
+    ok = weight is None or weight.shape in (input.shape, input.shape[-1:])
+    ok = ok and (g is None or g.shape == input.shape[:-1])
+    rest = [a for a in (weight, g) if a is not None]
+    return ok and all(a.dtype == input.dtype and a.flags.c_contiguous for a in rest)
+
+
+@functools.cache
+def _multilabel_kernel(plain: bool, *, weighted: bool):
+    """The forward kernel of multilabel_soft_margin_loss (see _logits_kernel): rows of
+    c classes, w one weight per class or per element; each row's terms summed in
+    float64, rounded, ÷ c (cf: c in the dtype), into out (one per row) or the total."""
+
+    @_kernels.kernel
+    def multilabel(x, y, w, c, cf, limit, out):  # pragma: no cover - compiled
+        rows = x.size // c
+        per = max(1, _CHUNK // c)  # rows per task
+        total = 0.0
+        bad = 0
+        for b in prange(-(-rows // per)):
+            part = np.empty(c, x.dtype)
+            for r in range(b * per, min((b + 1) * per, rows)):
+                xs, ys = x[r * c : (r + 1) * c], y[r * c : (r + 1) * c]
+                ws = w if w.size == c else w[r * c : (r + 1) * c]
+                for j in range(c):
+                    loss = _logit_term(xs[j], ys[j], xs[j], plain, False)
+                    part[j] = loss * ws[j] if weighted else loss
+                bad += _untame(xs, ys, limit)
+                mean = type(cf)(_sum64(part)) / cf
+                if out is not None:
+                    out[r] = mean
+                total += mean
+        return total, bad
+
+    return multilabel
+
+
+def _multilabel_loss(input, target, weight, reduction):
+    """multilabel_soft_margin_loss by the kernels, in the NumPy path's form (plain for
+    tame input, target and weight under the limit for degree 4, else quiet)."""
+    dtype, c = input.dtype, input.shape[-1]
+    limit = _limit(4, input)
+    out = None if _fused(reduction, input) else np.empty(input.shape[:-1], dtype)
+    args = (*_flat(input, target, _or(weight, input)), c, dtype.type(c), _floor(limit, dtype))
+    kernel = functools.partial(_multilabel_kernel, weighted=weight is not None)
+    total = _in_form(kernel, args, _flat_or_none(out), _safe.is_tame(limit, weight))
+    if out is None:
+        return _reduced(total, input.size // c, reduction, dtype)
+    return _safe.reduce(out, reduction)
+
+
+@functools.cache
+def _multilabel_vjp_kernel(weighted: bool):
+    """((σ(x) − y)·(s/c))·w, by rows (s: one seed per row or a scalar)."""
+
+    @_kernels.kernel
+    def multilabel_vjp(s, x, y, w, c, cf, dx):  # pragma: no cover - compiled
+        for r in prange(x.size // c):
+            seed = _at(s, r) / cf
+            xs, ys, ds = x[r * c : (r + 1) * c], y[r * c : (r + 1) * c], dx[r * c : (r + 1) * c]
+            ws = w if w.size == c else w[r * c : (r + 1) * c]
+            for j in range(c):
+                grad = (_kernels.sigmoidf(xs[j]) - ys[j]) * seed
+                ds[j] = grad * ws[j] if weighted else grad
+
+    return multilabel_vjp
 
 
 @multilabel_soft_margin_loss.defcheck
@@ -634,6 +1274,8 @@ def _(params, inputs):
     notes=("As torch, a target outside {1, −1} gets both terms (y = 0, x = 0.3 gives 1.0).",),
 )
 def hinge_embedding_loss(input, target, margin, reduction):
+    if _fast(input, target):
+        return _forward(_hinge, reduction, (input, target), input.dtype.type(margin))
     op = _arith(1, input, input, margin)
     hinge = np.maximum(op.sub(margin, input), 0)  # NaN propagates, as clamp_min
     loss = op.add(np.where(target != 1, hinge, 0), np.where(target != -1, input, 0))
@@ -642,9 +1284,37 @@ def hinge_embedding_loss(input, target, margin, reduction):
 
 @hinge_embedding_loss.defvjp
 def _(g, y, input, target, margin, reduction):
+    if _vjp_fast(g, reduction, input, target):
+        return _gradient(_hinge_vjp, g, reduction, (input, target), input.dtype.type(margin))
     grad = (target != -1).astype(input.dtype)
     grad -= (target != 1) & (input <= margin)  # ≤: the gradient passes at x = margin
     return _seeded(grad, g, reduction, _arith(1, input, g))  # |grad| ≤ 1
+
+
+@_kernels.kernel
+def _hinge(x, y, m, out):  # pragma: no cover - compiled
+    total = 0.0
+    for c in prange(_chunks(x.size)):
+        lo, hi = _span(c, x.size)
+        xs, ys, part = x[lo:hi], y[lo:hi], _part(out, x, lo, hi)
+        zero = type(m)(0.0)
+        for i in range(part.size):
+            u, v = xs[i], ys[i]
+            h = m - u
+            h = zero if h <= zero else h  # np.maximum(h, 0): NaN stays, 0 at ±0
+            part[i] = (h if v != 1 else zero) + (u if v != -1 else zero)
+        if out is None:
+            total += _sum64(part)
+    return total
+
+
+@_kernels.kernel
+def _hinge_vjp(s, x, y, m, dx):  # pragma: no cover - compiled
+    one, zero = type(m)(1.0), type(m)(0.0)
+    for i in prange(x.size):
+        v = y[i]
+        grad = (one if v != -1 else zero) - (one if (v != 1 and x[i] <= m) else zero)
+        dx[i] = grad * _at(s, i)
 
 
 hinge_embedding_loss.defcheck(_check_same_shape(hinge_embedding_loss))
@@ -673,7 +1343,7 @@ def _stirling(y, op):
     """y·log y − y + ½·log(2πy) where y > 1, else 0 (torch's `full` term)."""
     ys = np.maximum(y, 1)  # log never sees y ≤ 0; those elements are zeroed below
     log_ys = np.log(ys)
-    term = op.add(op.sub(op.mul(ys, log_ys), ys), 0.5 * np.log(2 * math.pi * ys))
+    term = op.add(op.sub(op.mul(ys, log_ys), ys), 0.5 * np.log(op.mul(2 * math.pi, ys)))
     return np.where(y > 1, term, 0)
 
 
@@ -702,6 +1372,9 @@ def _stirling(y, op):
     ),
 )
 def poisson_nll_loss(input, target, log_input, full, eps, reduction):
+    if _fast(input, target, exact=False):
+        kernel = _poisson_kernel(log_input, full)
+        return _forward(kernel, reduction, (input, target), input.dtype.type(eps))
     op = _poisson_op(input, target, log_input)
     if log_input and op is PLAIN:
         loss = np.asarray(np.exp(input))
@@ -717,6 +1390,9 @@ def poisson_nll_loss(input, target, log_input, full, eps, reduction):
 
 @poisson_nll_loss.defvjp
 def _(g, y, input, target, log_input, full, eps, reduction):
+    if _vjp_fast(g, reduction, input, target, exact=False):
+        scalars = (log_input, input.dtype.type(eps))
+        return _gradient(_poisson_vjp, g, reduction, (input, target), *scalars)
     op = _poisson_op(input, target, log_input, g)
     if log_input and op is PLAIN:
         grad = np.asarray(np.exp(input))
@@ -727,6 +1403,52 @@ def _(g, y, input, target, log_input, full, eps, reduction):
         grad = QUIET.sub(1, QUIET.div(target, QUIET.add(input, eps)))
         op = QUIET
     return _seeded(grad, g, reduction, op)
+
+
+_TWO_PI = f32(2 * math.pi)
+
+
+@_kernels.inline
+def _poisson_term(x, y, log_input, full, eps):  # pragma: no cover - compiled
+    """The loss of one float32 element: e^x − y·x, or x − xlogy(y, x + eps); plus
+    _stirling's term where y > 1 if full."""
+    if log_input:
+        v = _kernels.expf(x) - _product(y, x)  # e^x ≥ +0
+    else:
+        z = x + eps
+        v = x - (f32(0.0) if (y == f32(0.0) and z == z) else _product(y, _kernels.logf(z)))
+    if full:
+        st = (_product(y, _kernels.logf(y)) - y) + f32(0.5) * _kernels.logf(_TWO_PI * y)
+        v = v + (st if y > f32(1.0) else f32(0.0))
+    return v
+
+
+@functools.cache
+def _poisson_kernel(log_input: bool, full: bool):
+    """The forward kernel for one log_input and full, compiled in as the closure's
+    constants: tested in the loop, they keep LLVM from vectorizing it (4x slower)."""
+
+    @_kernels.kernel
+    def poisson(x, y, eps, out):  # pragma: no cover - compiled
+        total = 0.0
+        for c in prange(_chunks(x.size)):
+            lo, hi = _span(c, x.size)
+            xs, ys, part = x[lo:hi], y[lo:hi], _part(out, x, lo, hi)
+            for i in range(part.size):
+                part[i] = _poisson_term(xs[i], ys[i], log_input, full, eps)
+            if out is None:
+                total += _sum64(part)
+        return total
+
+    return poisson
+
+
+@_kernels.kernel
+def _poisson_vjp(s, x, y, log_input, eps, dx):  # pragma: no cover - compiled
+    for i in prange(x.size):
+        v = x[i]
+        grad = _kernels.expf(v) - y[i] if log_input else f32(1.0) - y[i] / (v + eps)
+        dx[i] = grad * _at(s, i)
 
 
 poisson_nll_loss.defcheck(_check_same_shape(poisson_nll_loss))
@@ -740,10 +1462,11 @@ def _var_view(var: np.ndarray, input: np.ndarray) -> np.ndarray:
 def _gaussian_parts(input, target, var, eps, g=None):
     v = np.maximum(_var_view(var, input), eps)  # torch clamps under no_grad; NaN stays
     # |d| ≤ 2L and v ≥ e = min(eps, 1): d²/v ≤ 4L²/e, and the VJP's g·d²/v² ≤ 4L³/e²
-    # (|g| ≤ L), both kept within the sum's share of the float range
-    share, e = _safe.bound(input.dtype, input.size), min(eps, 1.0)
+    # (|g| ≤ L), both kept within the sum's share of the float range; an eps that
+    # rounds to 0 in the dtype (1e−50 in float32) leaves v = 0 possible: quiet
+    share, e = _safe.bound(input.dtype, input.size), min(float(input.dtype.type(eps)), 1.0)
     limit = math.sqrt(share * e) if g is None else (share * e * e) ** (1 / 3) / 2
-    tame = _safe.is_tame(limit, input, target, g) and _safe.is_tame(share, v)
+    tame = e > 0 and _safe.is_tame(limit, input, target, g) and _safe.is_tame(share, v)
     op = PLAIN if tame else QUIET
     d = op.sub(input, target)
     return d, v, op.div(op.mul(d, d), v), op  # d, clamped v, d²/v
@@ -782,8 +1505,12 @@ def _gaussian_parts(input, target, var, eps, g=None):
     ),
 )
 def gaussian_nll_loss(input, target, var, full, eps, reduction):
+    if _fast(input, target, var, exact=False):
+        arrays = (input, target, var)
+        return _forward(_gaussian, reduction, arrays, input.dtype.type(eps), full)
     _, v, q, op = _gaussian_parts(input, target, var, eps)
-    loss = op.add(np.log(v), q)
+    log_v = np.full(v.shape, -np.inf, v.dtype)  # log 0 = −inf (v = 0: see above), quietly
+    loss = op.add(np.log(v, out=log_v, where=v != 0), q)
     loss *= 0.5
     if full:
         loss += 0.5 * math.log(2 * math.pi)
@@ -792,12 +1519,52 @@ def gaussian_nll_loss(input, target, var, full, eps, reduction):
 
 @gaussian_nll_loss.defvjp
 def _(g, y, input, target, var, full, eps, reduction):
+    if _vjp_fast(g, reduction, input, target, var):
+        dx, dv = np.empty(input.shape, input.dtype), np.empty(var.shape, var.dtype)
+        seed = _seed(g, input, reduction)
+        arrays = _flat(input, target, var)
+        _kernels.launch(_gaussian_vjp, seed, *arrays, input.dtype.type(eps), *_flat(dx, dv))
+        return dx, dv
     d, v, q, op = _gaussian_parts(input, target, var, eps, g)
     seed = _safe.reduce_vjp(g, input.shape, reduction)
     dx = op.mul(op.div(d, v), seed)
     dv = op.mul(op.div(op.sub(1, q), v), op.mul(0.5, seed))  # ½(1/v − d²/v²)
     dv = _ops.unbroadcast(dv, _var_view(var, input).shape).reshape(var.shape)
     return dx, dv
+
+
+_HALF_LOG_2PI = f32(0.5 * math.log(2 * math.pi))
+
+
+@_kernels.kernel
+def _gaussian(x, y, var, eps, full, out):  # pragma: no cover - compiled
+    """½·(log v + (x − y)²/v) (+ ½·log 2π), v = max(var, eps): float32."""
+    total = 0.0
+    for c in prange(_chunks(x.size)):
+        lo, hi = _span(c, x.size)
+        xs, ys, ws, part = x[lo:hi], y[lo:hi], var[lo:hi], _part(out, x, lo, hi)
+        for i in range(part.size):
+            w = ws[i]
+            v = eps if w <= eps else w  # np.maximum: NaN stays
+            d = xs[i] - ys[i]
+            loss = _product(_kernels.logf(v) + d * d / v, f32(0.5))
+            part[i] = loss + _HALF_LOG_2PI if full else loss
+        if out is None:
+            total += _sum64(part)
+    return total
+
+
+@_kernels.kernel
+def _gaussian_vjp(s, x, y, var, eps, dx, dv):  # pragma: no cover - compiled
+    """dx = (d/v)·s, dv = ((1 − d²/v)/v)·(½·s): float32 and float64."""
+    half = type(eps)(0.5)
+    for i in prange(x.size):
+        w = var[i]
+        v = eps if w <= eps else w
+        d = x[i] - y[i]
+        seed = _at(s, i)
+        dx[i] = d / v * seed
+        dv[i] = (type(eps)(1.0) - d * d / v) / v * (half * seed)
 
 
 @gaussian_nll_loss.defcheck
@@ -867,6 +1634,8 @@ def _kl_reduce(loss, input, reduction, tame):
     ),
 )
 def kl_div(input, target, reduction, log_target):
+    if _fast(input, target, exact=False):
+        return _kl_loss(input, target, reduction, log_target)
     op = _kl_op(input, target, log_target)
     if op is PLAIN and log_target:
         loss = np.asarray(np.exp(target))
@@ -885,6 +1654,12 @@ def kl_div(input, target, reduction, log_target):
 
 @kl_div.defvjp
 def _(g, y, input, target, reduction, log_target):
+    if _vjp_fast(g, reduction, input, target, exact=not log_target):
+        batch = (input.shape[0] if input.ndim else 1) if reduction == "batchmean" else None
+        seed = _seed(g, input, "mean" if batch else reduction, divisor=batch)
+        dx = np.empty(input.shape, input.dtype)
+        _kernels.launch(_kl_vjp_kernel(log_target), seed, *_flat(target), dx.reshape(-1))
+        return dx
     op = _kl_op(input, target, log_target, g)
     weight = op.exp(target) if log_target else target
     if reduction == "batchmean":
@@ -893,6 +1668,65 @@ def _(g, y, input, target, reduction, log_target):
     else:
         seed = _safe.reduce_vjp(g, input.shape, reduction)
     return op.mul(np.negative(weight), seed)
+
+
+@functools.cache
+def _kl_kernel(plain: bool, *, log_target: bool):
+    """The forward kernel of kl_div (float32): e^y·(y − x) (log_target); else for tame
+    x, y with every y > 0 (plain) (log y − x)·y, else xlogy(y, y) − y·x. It returns
+    the total and the count of elements that are not tame or have y ≤ 0 (or NaN)."""
+
+    @_kernels.kernel
+    def kl(x, y, limit, out):  # pragma: no cover - compiled
+        total = 0.0
+        bad = 0
+        for c in prange(_chunks(x.size)):
+            lo, hi = _span(c, x.size)
+            xs, ys, part = x[lo:hi], y[lo:hi], _part(out, x, lo, hi)
+            for i in range(part.size):
+                u, v = xs[i], ys[i]
+                if log_target:
+                    part[i] = _kernels.expf(v) * (v - u)
+                elif plain:
+                    part[i] = (_kernels.logf(v) - u) * v
+                else:  # xlogy(y, y): 0 at y = 0
+                    ylogy = f32(0.0) if v == f32(0.0) else _product(v, _kernels.logf(v))
+                    part[i] = ylogy - _product(v, u)
+            if plain and not log_target:  # (log y − x)·y wants every y > 0 (not NaN)
+                bad += _untame(xs, ys, limit)
+                for i in range(ys.size):
+                    bad += 0 if ys[i] > f32(0.0) else 1
+            if out is None:
+                total += _sum64(part)
+        return total, bad
+
+    return kl
+
+
+def _kl_loss(input, target, reduction, log_target):
+    """kl_div by the kernels, in the NumPy path's form (see _kl_kernel)."""
+    limit = _limit(2, input)
+    out = None if _fused(reduction, input) else np.empty(input.shape, input.dtype)
+    args = (*_flat(input, target), _floor(limit, input.dtype))
+    kernel = functools.partial(_kl_kernel, log_target=log_target)
+    total = _in_form(kernel, args, _flat_or_none(out), not log_target)
+    if out is not None:
+        return _kl_reduce(out, input, reduction, False)
+    batch = (input.shape[0] if input.ndim else 1) if reduction == "batchmean" else None
+    return _reduced(total, input.size, reduction, input.dtype, batch)
+
+
+@functools.cache
+def _kl_vjp_kernel(log_target: bool):
+    """dx = −w·s, w = e^y (log_target: float32) or y (float32 and float64)."""
+
+    @_kernels.kernel
+    def kl_vjp(s, y, dx):  # pragma: no cover - compiled
+        for i in prange(y.size):
+            v = y[i]
+            dx[i] = -(_kernels.expf(v) if log_target else v) * _at(s, i)
+
+    return kl_vjp
 
 
 kl_div.defcheck(_check_same_shape(kl_div))
