@@ -8,13 +8,23 @@ Edge policy (torch 2.13's, catalog-reference §1.2 and §4), per slice along ``d
 an entry of -inf gets probability 0 (log-probability -inf) and the slice is fine; a
 slice that is all -inf, or holds +inf or NaN, becomes all NaN; other slices are
 untouched. No input makes NumPy warn.
+
+Large float32 calls whose axis is the last one (glu: any axis) take fused numba kernels
+(``_kernels``): one task per block of rows, each row read once from memory. Their row
+reductions (max, Σ) fold the row's upper half onto its lower half until one value is
+left: every fold is one SIMD loop, where a running max or sum would be one long
+dependency chain (numba's kernels do not reassociate). The sums are float64, so
+they are at least as accurate as NumPy's pairwise float32 sums.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from nnfunc.catalog import _ops, _safe
+from nnfunc.catalog import _kernels, _ops, _safe
+from nnfunc.catalog._kernels import expf, f32, prange, sigmoidf
 from nnfunc.catalog.spec import Param, activation
 from nnfunc.errors import InvalidArgumentError
 
@@ -59,10 +69,180 @@ def _as_rows(x: np.ndarray, dim: int) -> tuple[np.ndarray, int]:
     return x, _ops.normalize_dim(dim, x.ndim)
 
 
+# ---------------------------------------------------------------------------
+# Row kernels (large float32 calls along the last axis); the row reductions are
+# shared with losses_classification.py
+# ---------------------------------------------------------------------------
+
+
+def _rows(a: np.ndarray, axis: int, *others: np.ndarray) -> np.ndarray | None:
+    """``a`` as a (rows, n) matrix when the call should take the row kernels: the axis
+    is the last one, and ``a`` (like ``others``) is float32, C-contiguous and large."""
+    if a.size == 0 or axis < a.ndim - 1 or not _kernels.eligible(a, *others):
+        return None
+    return a.reshape(-1, a.shape[-1] if a.ndim else 1)
+
+
+TASK = 1 << 13  # elements a kernel task takes at least: short rows share a task
+
+
+@_kernels.inline
+def max_nan(a, b):  # pragma: no cover - compiled
+    """max(a, b), NaN if either is (NumPy's maximum)."""
+    return a if (a >= b or a != a) else b
+
+
+@_kernels.inline
+def fold_max(buf, n):  # pragma: no cover - compiled
+    """max(buf[:n]) for n >= 1, NaN if any is NaN; overwrites buf. Each step folds the
+    top half onto the bottom one (one SIMD loop over two slices) and keeps the middle
+    of an odd n."""
+    while n > 1:
+        h = n // 2
+        top = n - h
+        lo, hi = buf[:h], buf[top:n]
+        for j in range(h):
+            lo[j] = max_nan(lo[j], hi[j])
+        n = top
+    return buf[0]
+
+
+@_kernels.inline
+def fold_sum(buf, n):  # pragma: no cover - compiled
+    """Σ buf[:n] for n >= 1, pairwise, folded as in ``fold_max``; overwrites buf."""
+    while n > 1:
+        h = n // 2
+        top = n - h
+        lo, hi = buf[:h], buf[top:n]
+        for j in range(h):
+            lo[j] += hi[j]
+        n = top
+    return buf[0]
+
+
+@_kernels.inline
+def row_max(xi, sign, buf):  # pragma: no cover - compiled
+    """max(sign·xi) of a float32 row, NaN if it holds one; its first fold goes from xi
+    straight into buf (float64 scratch of the row's size, used as float32: 8 lanes)."""
+    n = xi.size
+    h = n // 2
+    top = n - h
+    lo, hi, acc = xi[:h], xi[top:], buf.view(np.float32)
+    for j in range(h):
+        acc[j] = max_nan(sign * lo[j], sign * hi[j])
+    if top > h:
+        acc[h] = sign * xi[h]
+    return fold_max(acc, top)
+
+
+@_kernels.inline
+def row_sum(xi, buf):  # pragma: no cover - compiled
+    """Σ xi of a float32 row in float64, pairwise (first fold into buf, as ``row_max``)."""
+    n = xi.size
+    h = n // 2
+    top = n - h
+    lo, hi = xi[:h], xi[top:]
+    for j in range(h):
+        buf[j] = np.float64(lo[j]) + np.float64(hi[j])
+    if top > h:
+        buf[h] = xi[h]
+    return fold_sum(buf, top)
+
+
+@_kernels.inline
+def row_dot(u, v, buf):  # pragma: no cover - compiled
+    """⟨u, v⟩ of two float32 rows in float64 (exact products), pairwise, as ``row_sum``."""
+    n = u.size
+    h = n // 2
+    top = n - h
+    ul, uh, vl, vh = u[:h], u[top:], v[:h], v[top:]
+    for j in range(h):
+        buf[j] = np.float64(ul[j]) * np.float64(vl[j]) + np.float64(uh[j]) * np.float64(vh[j])
+    if top > h:
+        buf[h] = np.float64(u[h]) * np.float64(v[h])
+    return fold_sum(buf, top)
+
+
+@_kernels.inline
+def exp_row(xi, sign, m, e, buf):  # pragma: no cover - compiled
+    """e = e^(sign·xi − m) (m: the max of sign·xi, so no term overflows); returns Σ e
+    in float64."""
+    for j in range(xi.size):
+        e[j] = expf(sign * xi[j] - m)
+    return row_sum(e, buf)
+
+
+@_kernels.kernel
+def _softmax_rows(x, sign, log, out):  # pragma: no cover - compiled
+    """Each row of ``out``: softmax(z), or log_softmax(z) with ``log``, for z = sign·x
+    (sign −1: softmin), as the NumPy formula: d = z − max(z) (m − x exactly for
+    softmin), then e^d·fl32(1/Σ e^d), or d − fl32(log Σ e^d); Σ in float64.
+    A row whose max is not finite (NaN, +inf, all −inf) is NaN; a NaN elsewhere makes
+    Σ, hence the row, NaN."""
+    rows, n = x.shape
+    per = max(1, TASK // n)
+    for task in prange((rows + per - 1) // per):
+        buf = np.empty(n, np.float64)
+        for i in range(task * per, min(rows, task * per + per)):
+            xi, oi = x[i], out[i]
+            m = row_max(xi, sign, buf)
+            if m - m != 0:  # not finite
+                oi[:] = np.nan
+                continue
+            total = exp_row(xi, sign, m, oi, buf)  # >= 1: the max's own term is e^0
+            if log:
+                lse = f32(math.log(total))  # one scalar log a row
+                for j in range(n):
+                    oi[j] = (sign * xi[j] - m) - lse
+            else:
+                r = f32(1.0 / total)  # ×1/Σ, not ÷Σ (a division a lane costs 4x more)
+                for j in range(n):
+                    oi[j] *= r
+
+
+@_kernels.kernel
+def _softmax_vjp_rows(g, s, sign, out):  # pragma: no cover - compiled
+    """Each row: s ⊙ (g − ⟨g, s⟩), or s ⊙ (⟨g, s⟩ − g) with sign −1 (softmin);
+    ⟨g, s⟩ in float64 (exact products), rounded to float32 as NumPy's vecdot."""
+    rows, n = s.shape
+    per = max(1, TASK // n)
+    for task in prange((rows + per - 1) // per):
+        buf = np.empty(n, np.float64)
+        for i in range(task * per, min(rows, task * per + per)):
+            gi, si, oi = g[i], s[i], out[i]
+            inner = sign * f32(row_dot(gi, si, buf))
+            for j in range(n):
+                oi[j] = (sign * gi[j] - inner) * si[j]
+
+
+@_kernels.kernel
+def _log_softmax_vjp_rows(g, y, out):  # pragma: no cover - compiled
+    """Each row: g − e^y·Σg, Σg in float64."""
+    rows, n = y.shape
+    per = max(1, TASK // n)
+    for task in prange((rows + per - 1) // per):
+        buf = np.empty(n, np.float64)
+        for i in range(task * per, min(rows, task * per + per)):
+            gi, yi, oi = g[i], y[i], out[i]
+            total = f32(row_sum(gi, buf))
+            for j in range(n):
+                oi[j] = gi[j] - expf(yi[j]) * total
+
+
+# ---------------------------------------------------------------------------
+# The softmax family's NumPy formulas (and their kernel dispatch)
+# ---------------------------------------------------------------------------
+
+
 def _softmax(x: np.ndarray, dim: int, negate: bool) -> np.ndarray:
     if x.size == 0:
         return np.empty_like(x)
     z, axis = _as_rows(x, dim)
+    rows = _rows(z, axis)
+    if rows is not None:
+        out = np.empty_like(rows)
+        _kernels.launch(_softmax_rows, rows, f32(-1 if negate else 1), False, out)
+        return out.reshape(x.shape)
     e, bad = _ops.shifted(z, axis, negate)
     np.exp(e, out=e)
     e /= e.sum(axis=axis, keepdims=True)  # the sum is >= 1: the max's own term is e^0
@@ -76,6 +256,12 @@ def _softmax_vjp(g: np.ndarray, s: np.ndarray, dim: int, negate: bool) -> np.nda
     negative s ⊙ (⟨g, s⟩ − g) for softmin (the chain rule through −x)."""
     if s.size == 0:
         return np.zeros_like(s)
+    rows = _rows(s, _ops.normalize_dim(dim, s.ndim), g)
+    if rows is not None:
+        out = np.empty_like(rows)
+        sign = f32(-1 if negate else 1)
+        _kernels.launch(_softmax_vjp_rows, g.reshape(rows.shape), rows, sign, out)
+        return out.reshape(s.shape)
     if s.ndim == 0:
         inner = g * s
     else:  # vecdot: a BLAS dot per slice, without the g*s temporary (2-3x faster)
@@ -142,6 +328,11 @@ def log_softmax(input, dim):
     if input.size == 0:
         return np.empty_like(input)
     z, axis = _as_rows(input, dim)
+    rows = _rows(z, axis)
+    if rows is not None:
+        out = np.empty_like(rows)
+        _kernels.launch(_softmax_rows, rows, f32(1), True, out)
+        return out.reshape(input.shape)
     d, bad = _ops.shifted(z, axis, negate=False)
     # log Σ e^d is in [0, log n]: the max's own term is e^0 = 1.
     d -= np.log(np.exp(d).sum(axis=axis, keepdims=True))
@@ -157,6 +348,11 @@ log_softmax.defcheck(_check_dim)
 def _(g, y, input, dim):
     if y.size == 0:
         return np.zeros_like(y)
+    rows = _rows(y, _ops.normalize_dim(dim, y.ndim), g)
+    if rows is not None:
+        out = np.empty_like(rows)
+        _kernels.launch(_log_softmax_vjp_rows, g.reshape(rows.shape), rows, out)
+        return out.reshape(y.shape)
     axis = _ops.normalize_dim(dim, y.ndim) if y.ndim else None
     out = np.exp(y, out=np.empty_like(y))  # softmax, from the saved output (y <= 0)
     out *= np.sum(g, axis=axis, keepdims=True)
@@ -216,6 +412,11 @@ def _(g, y, input, dim):
 )
 def glu(input, dim):
     a, b = _halves(input, dim)
+    x3 = _glu_view(input, dim)
+    if x3 is not None:
+        y = np.empty((x3.shape[0], x3.shape[2]), input.dtype)
+        _kernels.launch(_glu_kernel, x3, y)
+        return y.reshape(a.shape)
     gate = _ops.sigmoid(b)
     if _ops.all_finite(a):
         gate *= a
@@ -242,6 +443,12 @@ def _(params, inputs):
 
 @glu.defvjp
 def _(g, y, input, dim):
+    x3 = _glu_view(input, dim, g, y)
+    if x3 is not None:
+        dx = np.empty_like(x3)
+        halves = (x3.shape[0], x3.shape[2])
+        _kernels.launch(_glu_vjp_kernel, g.reshape(halves), x3, y.reshape(halves), dx)
+        return dx.reshape(input.shape)
     _a, b = _halves(input, dim)
     axis = _ops.normalize_dim(dim, input.ndim)
     gate = _ops.sigmoid(b)
@@ -260,6 +467,47 @@ def _(g, y, input, dim):
 def _halves(x: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
     a, b = np.split(x, 2, axis=_ops.normalize_dim(dim, x.ndim))
     return a, b
+
+
+def _glu_view(x: np.ndarray, dim: int, *others: np.ndarray) -> np.ndarray | None:
+    """x as (P, 2, M) when the call should take the glu kernels (float32, C-contiguous
+    like ``others``, large), else None: along any axis, a = x[:, 0] and b = x[:, 1]
+    are then P contiguous blocks of M each."""
+    if x.size == 0 or not _kernels.eligible(x, *others):
+        return None
+    return x.reshape(math.prod(x.shape[: _ops.normalize_dim(dim, x.ndim)]), 2, -1)
+
+
+@_kernels.kernel
+def _glu_kernel(x, y):  # pragma: no cover - compiled
+    """y = a·σ(b) for a, b = x[:, 0], x[:, 1]; a task per TASK elements of a row, so
+    that a few long rows (glu along dim 0) are shared out too."""
+    rows, n = y.shape
+    per = min(n, TASK)
+    parts = (n + per - 1) // per
+    for task in prange(rows * parts):
+        i, start = task // parts, task % parts * per
+        part = slice(start, min(n, start + per))  # views: loops from 0 vectorize
+        a, b, yi = x[i, 0, part], x[i, 1, part], y[i, part]
+        for k in range(yi.size):
+            yi[k] = a[k] * sigmoidf(b[k])
+
+
+@_kernels.kernel
+def _glu_vjp_kernel(g, x, y, dx):  # pragma: no cover - compiled
+    """dx[:, 0] = g·σ(b), dx[:, 1] = y·(1 − σ(b))·g, as the NumPy VJP rounds them."""
+    rows, n = y.shape
+    per = min(n, TASK)
+    parts = (n + per - 1) // per
+    for task in prange(rows * parts):
+        i, start = task // parts, task % parts * per
+        part = slice(start, min(n, start + per))
+        b, gi, yi = x[i, 1, part], g[i, part], y[i, part]
+        da, db = dx[i, 0, part], dx[i, 1, part]
+        for k in range(yi.size):
+            s = sigmoidf(b[k])
+            da[k] = gi[k] * s
+            db[k] = yi[k] * (f32(1.0) - s) * gi[k]
 
 
 # ---------------------------------------------------------------------------

@@ -9,6 +9,15 @@ finite and small enough that no product or sum can overflow? If so it runs plain
 (the fast path); otherwise it runs the same formulas with ``_safe.QUIET``, an IEEE
 arithmetic (overflow gives ±inf, 0·inf and inf − inf give NaN, as torch's kernels do)
 that never raises a floating-point flag.
+
+Large calls (``_kernels.eligible``) of cross_entropy and nll_loss with class indices on
+(N, C) input, margin_ranking_loss, and cosine_embedding_loss and triplet_margin_loss
+(p = 2, no swap) on (N, D) rows take fused numba kernels, one task per block of rows
+(their row reductions: along_axis.py). A kernel computes the plain formula and reports
+whether its inputs were ones it covers (tame; targets ±1 or 0); if not, the call takes
+the NumPy code, so extreme inputs keep their exact semantics. nll_loss's and
+margin_ranking_loss's kernels are bit for bit and take float64 too; the others (an
+exp, or sums in another order) take float32 only and are within a few ulp.
 """
 
 from __future__ import annotations
@@ -18,8 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from nnfunc.catalog import _ops, _safe
+from nnfunc.catalog import _kernels, _ops, _safe
+from nnfunc.catalog._kernels import f32, prange
 from nnfunc.catalog._safe import PLAIN, QUIET
+from nnfunc.catalog.along_axis import TASK, exp_row, fold_max, fold_sum, max_nan, row_dot
 from nnfunc.catalog.spec import REDUCTION, Input, Param, loss
 from nnfunc.errors import InvalidArgumentError
 
@@ -66,11 +77,17 @@ def _weight(weight: np.ndarray | None, n_classes: int, dtype: np.dtype) -> np.nd
     return w
 
 
-def _check_indices(t: np.ndarray, low: int, high: int, k: int, allowed: str) -> None:
-    bad = (t < low) | (t >= high)
+def _check_indices(
+    t: np.ndarray, low: int, high: int, k: int, allowed: str, ignore: int | None = None
+) -> None:
+    """Refuse a class index outside [low, high), other than ``ignore``."""
+    if t.size == 0 or (low <= t.min() and t.max() < high):  # two reductions, usually
+        return
+    kept = t if ignore is None else t[t != ignore]
+    bad = (kept < low) | (kept >= high)
     if bad.any():
         raise InvalidArgumentError(
-            f"inputs[{k}] (target): expected class indices {allowed}, got {int(t[bad].flat[0])}",
+            f"inputs[{k}] (target): expected class indices {allowed}, got {int(kept[bad].flat[0])}",
             field=f"inputs[{k}]",
         )
 
@@ -125,14 +142,137 @@ def _tame_row_max(x: np.ndarray, *others: Any) -> np.ndarray | None:
 
     The fast paths need the row max anyway, so the tame test costs one x.min() more.
     """
-    lim = _limit(x.dtype, x.size)
-    if x.size == 0 or not _safe.is_tame(lim, *others):
+    if x.size == 0 or not _safe.is_tame(_limit(x.dtype, x.size), *others):
         return None
     m = x.max(axis=1, keepdims=True)
-    hi, lo = float(m.max()), float(x.min())
-    if math.isfinite(hi) and math.isfinite(lo) and max(hi, -lo) <= lim:
-        return m
-    return None
+    return m if _tame_extremes(x, m, x) else None
+
+
+def _tame_extremes(x: np.ndarray, top: np.ndarray, low: np.ndarray) -> bool:
+    """Whether x, whose maxima are ``top`` and minima ``low`` (rows or all), is tame."""
+    hi, lo = float(top.max()), float(low.min())  # NaN (from a NaN in x) fails both tests
+    return math.isfinite(hi) and math.isfinite(lo) and max(hi, -lo) <= _limit(x.dtype, x.size)
+
+
+def _rows_eligible(x: np.ndarray, *tame: Any, exact: bool = False) -> bool:
+    """Whether a class-index call on the (N, C, d...) view ``x`` should take the row
+    kernels: (N, C), large, float32 (or float64 for ``exact`` ones: no exp), and the
+    arrays ``tame`` tame (for x itself the kernels report the extremes)."""
+    dtypes = (np.float32, np.float64) if exact else (np.float32,)
+    return (
+        x.ndim == 2
+        and x.size > 0
+        and _kernels.eligible(x, dtypes=dtypes)
+        and _safe.is_tame(_limit(x.dtype, x.size), *tame)
+    )
+
+
+def _ce_vjp_rows_call(
+    x: np.ndarray, safe: np.ndarray, a: np.ndarray, logits: bool
+) -> np.ndarray | None:
+    """The gradient by the row kernels, with a = G·w_y: ``_ce_vjp_rows`` for logits
+    (None when x is not tame), ``_nll_vjp_rows`` for log-probabilities."""
+    dx = np.empty_like(x)
+    if not logits:
+        _kernels.launch(_nll_vjp_rows, safe, a, dx)
+        return dx
+    top, low = np.empty(len(x), x.dtype), np.empty(len(x), x.dtype)
+    _kernels.launch(_ce_vjp_rows, x, safe, a, dx, top, low)
+    return dx if _tame_extremes(x, top, low) else None
+
+
+def _ce_rows_call(x: np.ndarray, safe: np.ndarray, w_y: np.ndarray) -> np.ndarray | None:
+    """The fast path's per-sample losses by ``_ce_rows``, or None when x is not tame."""
+    per, top, low = (np.empty(len(x), x.dtype) for _ in range(3))
+    _kernels.launch(_ce_rows, x, safe, w_y, per, top, low)
+    return per if _tame_extremes(x, top, low) else None
+
+
+@_kernels.inline
+def _row_extremes(xi, buf):  # pragma: no cover - compiled
+    """(max, min) of a float32 row, NaN if it holds one: ``row_max``'s folds of xi and
+    −xi, the first ones in one pass (into the two halves of buf, as float32)."""
+    n = xi.size
+    h = n // 2
+    top = n - h
+    lo, hi, acc = xi[:h], xi[top:], buf.view(np.float32)
+    up, down = acc[:top], acc[n : n + top]
+    for j in range(h):
+        up[j] = max_nan(lo[j], hi[j])
+        down[j] = max_nan(-lo[j], -hi[j])
+    if top > h:
+        up[h] = xi[h]
+        down[h] = -xi[h]
+    return fold_max(up, top), -fold_max(down, top)
+
+
+@_kernels.kernel
+def _ce_rows(x, safe, w_y, per, top, low):  # pragma: no cover - compiled
+    """The fast path's per-sample loss for each row of (N, C) logits, as it rounds it:
+    (fl32(log Σ e^(x − m)) + m − x_y)·w_y, Σ in float64; and the rows' max and min,
+    for the tame test (on a row that fails it, ``per`` is meaningless)."""
+    rows, n = x.shape
+    per_task = max(1, TASK // n)
+    for task in prange((rows + per_task - 1) // per_task):
+        buf = np.empty(n, np.float64)
+        e = np.empty(n, np.float32)
+        for i in range(task * per_task, min(rows, task * per_task + per_task)):
+            xi = x[i]
+            m, lo = _row_extremes(xi, buf)
+            lse = f32(math.log(exp_row(xi, f32(1.0), m, e, buf)))  # one scalar log a row
+            per[i] = (lse + m - xi[safe[i]]) * w_y[i]
+            top[i] = m
+            low[i] = lo
+
+
+@_kernels.kernel
+def _ce_vjp_rows(x, safe, a, dx, top, low):  # pragma: no cover - compiled
+    """The fast path's gradient for each row of (N, C) logits: e^(x − m)·(a / Σ e^(x − m)),
+    then a subtracted at the target; and the rows' max and min (see ``_ce_rows``)."""
+    rows, n = x.shape
+    per_task = max(1, TASK // n)
+    for task in prange((rows + per_task - 1) // per_task):
+        buf = np.empty(n, np.float64)
+        for i in range(task * per_task, min(rows, task * per_task + per_task)):
+            xi, di = x[i], dx[i]
+            m, lo = _row_extremes(xi, buf)
+            scale = a[i] / f32(exp_row(xi, f32(1.0), m, di, buf))
+            for j in range(n):
+                di[j] *= scale
+            di[safe[i]] -= a[i]
+            top[i] = m
+            low[i] = lo
+
+
+# A serial kernel: nll_loss reads N elements, too few to share out. (_kernels has no
+# public decorator for one yet.)
+_serial_kernel = _kernels._jit()
+
+
+@_serial_kernel
+def _nll_rows(x, t, ignore_index, w, per, w_y):  # pragma: no cover - compiled
+    """nll_loss of (N, C) log-probabilities: w_y = w[t_n] (1 when w is empty) and
+    per = −x[n, t_n]·w_y, both 0 where t_n is ignore_index (targets checked in range);
+    returns max |per| (NaN if one is NaN)."""
+    top = type(x[0, 0])(0.0)
+    for i in range(t.size):
+        c = t[i]
+        if c == ignore_index:
+            w_y[i] = per[i] = 0
+        else:
+            w_y[i] = w[c] if w.size else 1
+            per[i] = -(x[i, c] * w_y[i])
+            top = max_nan(top, abs(per[i]))
+    return top
+
+
+@_kernels.kernel
+def _nll_vjp_rows(safe, a, dx):  # pragma: no cover - compiled
+    """nll_loss's gradient on (N, C): 0, and 0 − a_n at the target, row by row."""
+    for i in prange(dx.shape[0]):
+        di = dx[i]
+        di[:] = 0
+        di[safe[i]] = type(a[i])(0.0) - a[i]
 
 
 def _gather(a: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -183,11 +323,24 @@ def _ce_forward(x, t, *, prob, weight, ignore_index, reduction, label_smoothing,
             return np.full((), np.nan, dtype)
         return _safe.reduce(per, reduction, tame=o is PLAIN)
 
+    if not logits and _rows_eligible(x, exact=True):
+        # nll_loss on (N, C): picks, weights and ignored targets in one pass over N
+        per, w_y = np.empty(len(x), dtype), np.empty(len(x), dtype)
+        no_w = np.empty(0, dtype)
+        top = _kernels.launch(_nll_rows, x, t, ignore_index, no_w if w is None else w, per, w_y)
+        # as _target_weights sums, but w_y in {0, 1} needs no check
+        w_total = float(w_y.sum(dtype=dtype) if w is None else _ops_for(dtype, w_y).sum(w_y))
+        tame = top <= _safe.bound(dtype, per.size)  # reduce's own test, done by the kernel
+        return _safe.reduce(per[0] if squeeze else per, reduction, tame=tame, divisor=w_total)
     ignored = t == ignore_index
     safe, w_y, w_total = _target_weights(t, ignored, w, dtype)
     cw = None if w is None else w.reshape((-1,) + (1,) * (x.ndim - 2))
-    m = _tame_row_max(x, w) if logits and eps == 0 else None
-    if not logits and eps == 0 and n_classes:
+    fast = logits and eps == 0
+    per = _ce_rows_call(x, safe, w_y) if fast and _rows_eligible(x, w) else None
+    m = _tame_row_max(x, w) if fast and per is None else None
+    if per is not None:  # the fast path below, fused
+        o: Any = PLAIN
+    elif not logits and eps == 0 and n_classes:
         # nll_loss: only the N picked log-probabilities matter (and only they are checked)
         picked = _gather(x, safe)
         o = _ops_for(dtype, picked, w_y)
@@ -195,7 +348,7 @@ def _ce_forward(x, t, *, prob, weight, ignore_index, reduction, label_smoothing,
         per[ignored] = 0  # w_y is 0 there, but an inf pick would make it NaN
     elif m is not None:
         # Fast path: −log q_y = m + log Σ e^{x−m} − x_y; the full log-softmax is never built.
-        o: Any = PLAIN
+        o = PLAIN
         e = np.subtract(x, m)
         np.exp(e, out=e)
         per = np.log(e.sum(axis=1, dtype=dtype))
@@ -252,9 +405,6 @@ def _ce_vjp(g, x, t, *, prob, weight, ignore_index, reduction, label_smoothing, 
     safe, w_y, w_total = _target_weights(t, ignored, w, dtype)
     if n_classes == 0:
         return np.zeros(shape, dtype)
-    m = _tame_row_max(x, w, g) if logits else None
-    # nll_loss's gradient −G·w_y never looks at x
-    o = PLAIN if m is not None or (not logits and _tame(dtype, w, g)) else QUIET
     if reduction == "none":
         G = g.reshape(out_shape)
     elif reduction == "sum":
@@ -263,6 +413,14 @@ def _ce_vjp(g, x, t, *, prob, weight, ignore_index, reduction, label_smoothing, 
         G = np.full(out_shape, 0.0 if ignored.all() else np.nan, dtype)
     else:
         G = np.broadcast_to(_ratio(g, w_total, dtype), out_shape)
+    if eps == 0 and _rows_eligible(x, *((w, g) if logits else ()), exact=not logits):
+        # (N, C): the paths below fused; a = G·w_y as they round it, never warning
+        dx = _ce_vjp_rows_call(x, safe, _safe.product(G, w_y), logits)
+        if dx is not None:
+            return dx.reshape(shape)
+    m = _tame_row_max(x, w, g) if logits else None
+    # nll_loss's gradient −G·w_y never looks at x
+    o = PLAIN if m is not None or (not logits and _tame(dtype, w, g)) else QUIET
     # Per-row coefficients: b = a·onehot(y) + s·w, a = (1 − ε)·G·w_y, s = (ε/C)·G·[kept].
     a = o.mul(G, w_y)
     if eps > 0:
@@ -328,7 +486,7 @@ def _check_ce(name: str, params: dict[str, Any], inputs: tuple[np.ndarray, ...])
             )
         return
     ign = params["ignore_index"]
-    _check_indices(t[t != ign], 0, n_classes, 1, f"in [0, {n_classes}) or ignore_index={ign}")
+    _check_indices(t, 0, n_classes, 1, f"in [0, {n_classes}) or ignore_index={ign}", ign)
 
 
 @loss(
@@ -460,7 +618,7 @@ def _(params, inputs):
     n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
     _weight(params["weight"], n_classes, x.dtype)
     ign = params["ignore_index"]
-    _check_indices(t[t != ign], 0, n_classes, 1, f"in [0, {n_classes}) or ignore_index={ign}")
+    _check_indices(t, 0, n_classes, 1, f"in [0, {n_classes}) or ignore_index={ign}", ign)
 
 
 # ---------------------------------------------------------------------------
@@ -700,6 +858,14 @@ def _ranking_z(x1, x2, t, margin):
     notes=("input1, input2 and target must have identical shapes (no broadcasting).",),
 )
 def margin_ranking_loss(input1, input2, target, *, margin, reduction):
+    flat = _flat_if_eligible(input1, input2, target)
+    if flat is not None:
+        per = np.empty_like(input1)
+        m = _safe.scalar(margin, input1.dtype)[()]
+        limit = _safe.bound(input1.dtype, per.size)  # reduce's tame test, done by the kernel
+        odd, wild = _kernels.launch(_ranking_loss, *flat, m, limit, per.reshape(-1))
+        if not odd:
+            return _safe.reduce(per, reduction, tame=not wild)
     z, o = _ranking_z(input1, input2, target, margin)
     # np.maximum keeps NaN, as clamp_min
     return _safe.reduce(np.maximum(z, 0), reduction, tame=o is PLAIN)
@@ -707,10 +873,71 @@ def margin_ranking_loss(input1, input2, target, *, margin, reduction):
 
 @margin_ranking_loss.defvjp
 def _(g, y, input1, input2, target, *, margin, reduction):
+    flat = _flat_if_eligible(input1, input2, target)
+    if flat is not None:
+        d1, d2 = np.empty_like(input1), np.empty_like(input1)
+        gk = _per_sample(g, input1.shape, reduction).astype(d1.dtype, copy=False)
+        m = _safe.scalar(margin, input1.dtype)[()]
+        if not _kernels.launch(_ranking_vjp, gk, *flat, m, d1.reshape(-1), d2.reshape(-1)):
+            return d1, d2
     z, o = _ranking_z(input1, input2, target, margin)
     G = np.where(z >= 0, _safe.reduce_vjp(g, z.shape, reduction), 0).astype(z.dtype)
     d1 = o.mul(G, -target)
     return d1, -d1
+
+
+def _per_sample(g: np.ndarray, shape: tuple[int, ...], reduction: str) -> np.ndarray:
+    """For a kernel, the upstream gradient of the per-sample losses (of ``shape``) as
+    ``_safe.reduce_vjp`` spreads it, flat: one value each ('none'), or one for all."""
+    G = _safe.reduce_vjp(g, shape, reduction)
+    return np.ravel(G) if reduction == "none" else G[(0,) * G.ndim].reshape(1)
+
+
+def _flat_if_eligible(*arrays: np.ndarray) -> list[np.ndarray] | None:
+    """The arrays flattened when an elementwise loss call should take its kernels
+    (float32 or float64: they are exact, large, C-contiguous); else None."""
+    if arrays[0].size == 0 or not _kernels.eligible(*arrays, dtypes=(np.float32, np.float64)):
+        return None
+    return [a.reshape(-1) for a in arrays]
+
+
+@_kernels.inline
+def _ranking_kernel_z(x1, x2, t, margin):  # pragma: no cover - compiled
+    """(z, odd) = (−t·(x1 − x2) + margin, 1 if t is not ±1 or 0). For those t, −t·(x1 − x2)
+    is exact, so that a fused multiply-add rounds z as the NumPy formula does."""
+    return -t * (x1 - x2) + margin, 0 if (t == 1 or t == -1 or t == 0) else 1
+
+
+@_kernels.kernel
+def _ranking_loss(x1, x2, t, margin, limit, per):  # pragma: no cover - compiled
+    """per = max(z, 0) (NaN kept; +0 at z = −0, as np.maximum); returns the number of
+    odd targets (for which the caller takes NumPy) and of losses NaN or beyond
+    ``limit`` (not tame)."""
+    odd = wild = 0
+    for i in prange(x1.size):
+        z, bad = _ranking_kernel_z(x1[i], x2[i], t[i], margin)
+        v = z if (z > 0 or z != z) else type(z)(0.0)
+        per[i] = v
+        odd += bad
+        wild += 0 if v <= limit else 1
+    return odd, wild
+
+
+@_kernels.kernel
+def _ranking_vjp(g, x1, x2, t, margin, d1, d2):  # pragma: no cover - compiled
+    """d1 = G·(−t), G = g where z >= 0 and 0 elsewhere (g: one value per element, or
+    one for all), d2 = −d1; returns the number of odd targets (see ``_ranking_loss``)."""
+    one = g.size == 1
+    odd = 0
+    for i in prange(x1.size):
+        ti = t[i]
+        z, bad = _ranking_kernel_z(x1[i], x2[i], ti, margin)
+        G = (g[0] if one else g[i]) if z >= 0 else type(z)(0.0)
+        v = G * -ti
+        d1[i] = v
+        d2[i] = -v
+        odd += bad
+    return odd
 
 
 @margin_ranking_loss.defkinks
@@ -799,6 +1026,11 @@ def _cos_dloss(cos, target, margin):
     ),
 )
 def cosine_embedding_loss(input1, input2, target, *, margin, reduction):
+    if _pairs_eligible((input1, input2), target):
+        per = np.empty_like(target)
+        m, limit = _safe.scalar(margin, per.dtype)[()], _limit(per.dtype, input1.size)
+        if not _kernels.launch(_cosine_rows, input1, input2, target, m, limit, per):
+            return _safe.reduce(per, reduction)
     cos = _cos_parts(input1, input2)[0]
     o = _ops_for(cos.dtype, cos, margin)
     neg = np.maximum(o.add(cos, _safe.scalar(-margin, cos.dtype)), 0)
@@ -808,6 +1040,12 @@ def cosine_embedding_loss(input1, input2, target, *, margin, reduction):
 
 @cosine_embedding_loss.defvjp
 def _(g, y, input1, input2, target, *, margin, reduction):
+    if _pairs_eligible((input1, input2), target):
+        d1, d2 = np.empty_like(input1), np.empty_like(input2)
+        gk = _per_sample(g, target.shape, reduction)
+        m, limit = _safe.scalar(margin, d1.dtype)[()], _limit(d1.dtype, input1.size)
+        if not _kernels.launch(_cosine_vjp_rows, gk, input1, input2, target, m, limit, d1, d2):
+            return d1, d2
     cos, a, b, ms1, ms2, denom, sa, sb, bad = _cos_parts(input1, input2)
     dl = _cos_dloss(cos, target, margin).astype(cos.dtype)
     G = np.where(dl != 0, _safe.reduce_vjp(g, cos.shape, reduction) * dl, 0).astype(cos.dtype)
@@ -866,6 +1104,81 @@ def _(params, inputs):
             f"got {list(t.shape)}",
             field="inputs[2]",
         )
+
+
+def _pairs_eligible(rows: tuple[np.ndarray, ...], target: np.ndarray | None = None) -> bool:
+    """Whether an embedding loss call on (N, D) ``rows`` (and an (N) target) should
+    take the row kernels: float32, large, C-contiguous, D > 0, no broadcasting."""
+    x = rows[0]
+    return (
+        x.ndim == 2
+        and x.size > 0
+        and all(a.shape == x.shape for a in rows)
+        and (target is None or target.shape == x.shape[:1])
+        and _kernels.eligible(*rows, *(() if target is None else (target,)))
+    )
+
+
+@_kernels.inline
+def _cos_row(a, b, limit, buf):  # pragma: no cover - compiled
+    """(cos, ‖a‖² + eps, ‖b‖² + eps, denom, wild) of one pair of rows, rounded as
+    ``_cos_parts`` rounds its tame rows (the three sums in float64); ``wild`` counts
+    the entries beyond ``limit`` or not finite (then the caller takes NumPy)."""
+    wild = 0
+    for j in range(a.size):
+        wild += 0 if (abs(a[j]) <= limit and abs(b[j]) <= limit) else 1
+    prod = f32(row_dot(a, b, buf))
+    ms1 = f32(row_dot(a, a, buf)) + f32(_COS_EPS)
+    ms2 = f32(row_dot(b, b, buf)) + f32(_COS_EPS)
+    denom = math.sqrt(ms1) * math.sqrt(ms2)
+    return prod / denom, ms1, ms2, denom, wild
+
+
+@_kernels.kernel
+def _cosine_rows(x1, x2, t, margin, limit, per):  # pragma: no cover - compiled
+    """Each row's loss: 1 − cos (t = 1), max(cos − margin, 0) (t = −1), else 0;
+    returns the number of entries beyond ``limit`` (not tame)."""
+    rows, n = x1.shape
+    per_task = max(1, TASK // n)
+    wild = 0
+    for task in prange((rows + per_task - 1) // per_task):
+        buf = np.empty(n, np.float64)
+        for i in range(task * per_task, min(rows, task * per_task + per_task)):
+            cos, _ms1, _ms2, _denom, bad = _cos_row(x1[i], x2[i], limit, buf)
+            wild += bad
+            neg = cos - margin
+            neg = neg if (neg > 0 or neg != neg) else f32(0.0)  # np.maximum(neg, 0)
+            per[i] = f32(1.0) - cos if t[i] == 1 else (neg if t[i] == -1 else f32(0.0))
+    return wild
+
+
+@_kernels.kernel
+def _cosine_vjp_rows(g, x1, x2, t, margin, limit, d1, d2):  # pragma: no cover - compiled
+    """G = ∂ℓ/∂cos·g (g: one value per row, or one for all), then d1 = G/denom·x2 −
+    G·cos/‖x1‖²·x1 and d2 likewise, rounded as the NumPy VJP; returns the number of
+    entries beyond ``limit`` (see ``_cosine_rows``)."""
+    rows, n = x1.shape
+    per_task = max(1, TASK // n)
+    one = g.size == 1
+    wild = 0
+    for task in prange((rows + per_task - 1) // per_task):
+        buf = np.empty(n, np.float64)
+        for i in range(task * per_task, min(rows, task * per_task + per_task)):
+            a, b, da, db = x1[i], x2[i], d1[i], d2[i]
+            cos, ms1, ms2, denom, bad = _cos_row(a, b, limit, buf)
+            wild += bad
+            gi = g[0] if one else g[i]
+            if t[i] == 1:
+                G = -gi
+            elif t[i] == -1 and cos >= margin:
+                G = gi
+            else:
+                G = f32(0.0)
+            gd, c1, c2 = G / denom, G * cos / ms1, G * cos / ms2
+            for j in range(n):
+                da[j] = gd * b[j] - c1 * a[j]
+                db[j] = gd * a[j] - c2 * b[j]
+    return wild
 
 
 def _any_to(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -994,6 +1307,12 @@ def _triplet_parts(a, pos, neg, margin, p, eps, swap):
     ),
 )
 def triplet_margin_loss(anchor, positive, negative, *, margin, p, eps, swap, reduction):
+    limit = _triplet_kernel_limit(anchor, positive, negative, p, eps, swap)
+    if limit is not None:
+        per = np.empty(len(anchor), anchor.dtype)
+        m, e = (_safe.scalar(v, per.dtype)[()] for v in (margin, eps))
+        if not _kernels.launch(_triplet_rows, anchor, positive, negative, m, e, limit, per):
+            return _safe.reduce(per, reduction)
     z, oz, *_ = _triplet_parts(anchor, positive, negative, margin, p, eps, swap)
     per = np.maximum(z, 0)  # keeps NaN, as clamp_min
     if anchor.ndim == 0:
@@ -1003,6 +1322,14 @@ def triplet_margin_loss(anchor, positive, negative, *, margin, p, eps, swap, red
 
 @triplet_margin_loss.defvjp
 def _(g, y, anchor, positive, negative, *, margin, p, eps, swap, reduction):
+    limit = _triplet_kernel_limit(anchor, positive, negative, p, eps, swap)
+    gk = None if limit is None else _per_sample(g, anchor.shape[:1], reduction)
+    if gk is not None and _safe.is_tame(_limit(gk.dtype, len(anchor)), gk):  # G's test below
+        grads = tuple(np.empty_like(x) for x in (anchor, positive, negative))
+        m, e = (_safe.scalar(v, anchor.dtype)[()] for v in (margin, eps))
+        inputs = (anchor, positive, negative)
+        if not _kernels.launch(_triplet_vjp_rows, gk, *inputs, m, e, limit, *grads):
+            return grads
     z, _oz, o, (dp, wp), (dn, wn), (ds, ws), share_n, share_s = _triplet_parts(
         anchor, positive, negative, margin, p, eps, swap
     )
@@ -1023,6 +1350,77 @@ def _(g, y, anchor, positive, negative, *, margin, p, eps, swap, reduction):
         _ops.unbroadcast(d.reshape(d.shape if x.ndim else ()), x.shape)
         for d, x in ((da, anchor), (dpos, positive), (dneg, negative))
     )
+
+
+def _triplet_kernel_limit(a, pos, neg, p, eps, swap) -> float | None:
+    """The tame limit of the inputs when a call should take the row kernels (p = 2, no
+    swap, (N, D) float32, large, eps tame), else None."""
+    if p != 2 or swap or not _pairs_eligible((a, pos, neg)):
+        return None
+    limit = _limit(a.dtype, a.size)
+    return limit if abs(eps) <= limit else None
+
+
+@_kernels.inline
+def _triplet_row(a, pos, neg, margin, eps, limit, buf):  # pragma: no cover - compiled
+    """(z, d(a, p), d(a, n), wild) of one triplet of rows, rounded as ``_pdist``'s tame
+    p = 2 path (Σ w² in float64); ``wild`` counts the entries beyond ``limit``."""
+    n = a.size
+    wild = 0
+    for j in range(n):
+        w = a[j] - pos[j] + eps
+        buf[j] = np.float64(w) * np.float64(w)
+        wild += 0 if (abs(a[j]) <= limit and abs(pos[j]) <= limit and abs(neg[j]) <= limit) else 1
+    dp = math.sqrt(f32(fold_sum(buf, n)))
+    for j in range(n):
+        w = a[j] - neg[j] + eps
+        buf[j] = np.float64(w) * np.float64(w)
+    dn = math.sqrt(f32(fold_sum(buf, n)))
+    return margin + dp - dn, dp, dn, wild
+
+
+@_kernels.kernel
+def _triplet_rows(a, pos, neg, margin, eps, limit, per):  # pragma: no cover - compiled
+    """Each row's loss max(d(a, p) − d(a, n) + margin, 0) (NaN kept); returns the
+    number of entries beyond ``limit`` (not tame: the caller takes NumPy)."""
+    rows, n = a.shape
+    per_task = max(1, TASK // n)
+    wild = 0
+    for task in prange((rows + per_task - 1) // per_task):
+        buf = np.empty(n, np.float64)
+        for i in range(task * per_task, min(rows, task * per_task + per_task)):
+            z, _dp, _dn, bad = _triplet_row(a[i], pos[i], neg[i], margin, eps, limit, buf)
+            wild += bad
+            per[i] = z if (z > 0 or z != z) else f32(0.0)
+    return wild
+
+
+@_kernels.kernel
+def _triplet_vjp_rows(g, a, pos, neg, margin, eps, limit, da, dpos, dneg):  # pragma: no cover
+    """With G = g where z >= 0, else 0 (g: one value per row, or one for all), and
+    w = u − v + eps: dpos = −w_p·(G/d_p), dneg = w_n·(G/d_n), da = −dpos − dneg, rounded
+    as ``_pgrad_times``; returns the number of entries beyond ``limit`` and of rows with
+    a G/d that is not finite (for which the NumPy VJP takes another formula)."""
+    rows, n = a.shape
+    per_task = max(1, TASK // n)
+    one = g.size == 1
+    odd = 0
+    for task in prange((rows + per_task - 1) // per_task):
+        buf = np.empty(n, np.float64)
+        for i in range(task * per_task, min(rows, task * per_task + per_task)):
+            ai, pi, ni = a[i], pos[i], neg[i]
+            z, dp, dn, bad = _triplet_row(ai, pi, ni, margin, eps, limit, buf)
+            G = (g[0] if one else g[i]) if z >= 0 else f32(0.0)
+            cp = G / dp if dp != 0 else f32(0.0)
+            cn = G / dn if dn != 0 else f32(0.0)
+            odd += bad + (0 if (cp - cp == 0 and cn - cn == 0) else 1)
+            dai, dpi, dni = da[i], dpos[i], dneg[i]
+            for j in range(n):  # few arrays a loop: more would not vectorize
+                dpi[j] = -((ai[j] - pi[j] + eps) * cp)
+                dni[j] = (ai[j] - ni[j] + eps) * cn
+            for j in range(n):
+                dai[j] = -dpi[j] - dni[j]
+    return odd
 
 
 @triplet_margin_loss.defkinks
