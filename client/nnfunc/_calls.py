@@ -24,14 +24,10 @@ from nnfunc._types import (
 )
 from nnfunc.codec import (
     DTYPES,
-    FAST_PATH_BYTES,
-    NotFast,
     from_parameter,
     from_tensor,
-    length_delimited,
-    read_fields,
-    read_tensor,
-    tensor_wire,
+    read_message,
+    tensor_field,
     to_parameters,
     to_tensor,
     wire_array,
@@ -63,7 +59,7 @@ class Request:
 
     ``nnfunc.request.evaluate(...)``, ``.gradient(...)`` and ``.loss(...)`` build the
     ones ``Client.batch`` accepts. A request with large tensors keeps its wire bytes as
-    parts (headers and views of the arrays, see ``codec.tensor_wire``) and builds
+    parts (headers and views of the arrays, see ``codec.tensor_field``) and builds
     ``message`` only when asked for it (``batch`` does).
     """
 
@@ -97,14 +93,9 @@ class Request:
 
     def read(self, data: bytes) -> Any:
         """The SDK's result from the response's wire bytes: large tensors are read as
-        views of ``data`` (no copy), everything else through protobuf."""
-        fast = _FAST_READERS.get(self.method)
-        if fast is not None and len(data) >= FAST_PATH_BYTES:
-            try:
-                return fast(memoryview(data))
-            except NotFast:
-                pass
-        return self.decode(_RESPONSES[self.method].FromString(data))
+        views of ``data`` (no copy, ``codec.read_message``), everything else through
+        protobuf."""
+        return self.decode(read_message(data, _RESPONSES[self.method]))
 
     def __repr__(self) -> str:
         # a request in parts starts with its function alone: no need to parse the rest
@@ -181,9 +172,11 @@ def _compute_request(
     params: Mapping[str, Any],
     grad_output: Any = None,
 ) -> Request:
-    """An Evaluate, Gradient or Loss request. With large tensors, the wire bytes are
-    written around the arrays' buffers, in protobuf's field order (function, inputs,
-    parameters, grad_output), so they are the bytes protobuf would write."""
+    """An Evaluate, Gradient or Loss request. Its wire bytes are written around the
+    arrays' buffers (large ones are joined once, when the request is sent), in
+    protobuf's field order (function, inputs, parameters, grad_output): protobuf's own
+    bytes, but for the alignment of large tensors (``codec.tensor_field``). This costs
+    less than a protobuf message at any size."""
     if not isinstance(function, str):
         raise InvalidArgumentError(
             f"function: expected a function name, got {type(function).__name__}", field="function"
@@ -191,19 +184,19 @@ def _compute_request(
     arrays = [_wire_array(v, f"inputs[{k}]") for k, v in enumerate(inputs)]
     g = None if grad_output is None else _wire_array(grad_output, "grad_output")
     pb_class = _MESSAGES[method]
-    if sum(a.nbytes for a in arrays) + (0 if g is None else g.nbytes) < FAST_PATH_BYTES:
-        message = _fill(pb_class(), function, arrays, params)
-        if g is not None:
-            _put_tensor(message.grad_output, g, "grad_output")
-        return Request(method, message, decode)
     parts: list[bytes | memoryview] = [pb_class(function=function).SerializeToString()]
+    at = len(parts[0])  # where the next field starts
     for a in arrays:
-        parts += length_delimited(2, *tensor_wire(a))
-    with_params = pb_class()
-    _put_params(with_params.parameters, params)
-    parts.append(with_params.SerializeToString())
+        field, size = tensor_field(2, a, at)
+        parts += field
+        at += size
+    if params:
+        with_params = pb_class()
+        _put_params(with_params.parameters, params)
+        parts.append(with_params.SerializeToString())
+        at += len(parts[-1])
     if g is not None:
-        parts += length_delimited(4, *tensor_wire(g))
+        parts += tensor_field(4, g, at)[0]
     return Request(method, None, decode, parts)
 
 
@@ -434,51 +427,6 @@ def decode_batch(response: pb.BatchResponse) -> list[Any]:
     return results
 
 
-# -- the fast readers: large responses read as views of the received bytes ---------------
-
-
-def _tensors(buf: memoryview, spans: list[tuple[int, int]], field: str) -> tuple:
-    return tuple(
-        from_tensor(read_tensor(buf, *span), f"{field}[{i}]") for i, span in enumerate(spans)
-    )
-
-
-def _response_fields(buf: memoryview, singular: tuple[int, ...]) -> dict[int, list]:
-    """Every length-delimited field of a response, by number; NotFast when a singular
-    (sub-message) field appears other than once: protobuf merges or defaults those."""
-    found: dict[int, list] = {}
-    for field, wire_type, value in read_fields(buf, 0, len(buf)):
-        if wire_type == 2:
-            found.setdefault(field, []).append(value)
-    if any(len(found.get(f, ())) != 1 for f in singular):
-        raise NotFast("a singular field absent or repeated")
-    return found
-
-
-def _read_evaluate(buf: memoryview) -> np.ndarray:
-    (output,) = _response_fields(buf, (1,))[1]
-    return from_tensor(read_tensor(buf, *output), "output")
-
-
-def _read_gradient(buf: memoryview) -> np.ndarray | tuple[np.ndarray, ...]:
-    return _one_or_tuple(_tensors(buf, _response_fields(buf, ()).get(1, []), "gradients"))
-
-
-def _read_loss(buf: memoryview) -> LossResult:
-    found = _response_fields(buf, (1,))
-    (value,) = found[1]
-    return LossResult(
-        value=from_tensor(read_tensor(buf, *value), "value"),
-        grads=_tensors(buf, found.get(2, []), "gradients"),
-        input_names=tuple(str(buf[s:e], "utf-8") for s, e in found.get(3, [])),
-    )
-
-
-_FAST_READERS: dict[str, Callable[[memoryview], Any]] = {
-    "Evaluate": _read_evaluate,
-    "Gradient": _read_gradient,
-    "Loss": _read_loss,
-}
 _MESSAGES: dict[str, Any] = {
     "ListFunctions": pb.ListFunctionsRequest,
     "DescribeFunction": pb.DescribeFunctionRequest,

@@ -6,17 +6,22 @@ The typed ``double_data``/``int64_data`` fields are accepted for hand-written ca
 Decoding validates the dtype, the shape and the byte count before touching the data,
 and raises ``InvalidArgumentError``/``ResourceExhaustedError`` naming the field.
 
-The large-tensor fast path (the SDK's, see the end of this module) skips protobuf's own
-copies: ``tensor_wire`` gives a Tensor's wire bytes as a small header plus a view of
-the array's buffer, which the request serializer joins once; ``read_message`` and
-``WireTensor`` read a response's tensors as views of the received bytes. The bytes
-are exactly what protobuf writes and reads (tests/service/test_codec_wire.py).
+The fast path (see the end of this module) skips protobuf's own copies both ways, in
+the SDK and in the server: ``tensor_field`` gives a Tensor field's wire bytes as small
+headers plus a view of the array's buffer, joined once (the SDK's requests, the
+server's responses, ``encode_message``); ``read_message`` reads a message's large
+tensors as ``WireTensor`` views of the received bytes (the server's requests, the SDK's
+responses). Large tensors' data is placed 8-byte aligned in the message, so that those
+views need no aligning copy: the bytes are then not protobuf's to the byte (padding,
+see ``_tensor_head``), but protobuf parses them as the same message; small messages
+are protobuf's bytes exactly (tests/service/test_codec_wire.py).
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -59,17 +64,18 @@ def wire_dtype(dtype: np.dtype) -> int:
     return code
 
 
+#: The wire dtypes themselves (and their native spellings), which need no converting.
+_AS_IS: dict[np.dtype, int] = {dt: code for code, dt in DTYPES.items()}
+
+
 def wire_array(array: Any) -> tuple[int, np.ndarray]:
     """(DataType, the array as it travels: C-contiguous, little-endian, a wire dtype);
     a copy only when ``array`` is not already that."""
     arr = np.asarray(array)
-    code = wire_dtype(arr.dtype)
-    target = DTYPES[code]
-    if arr.dtype != target:
-        arr = arr.astype(target)
-    if not arr.flags.c_contiguous:
-        arr = arr.copy(order="C")
-    return code, arr
+    code = _AS_IS.get(arr.dtype)
+    if code is None:
+        code = wire_dtype(arr.dtype)
+    return code, np.asarray(arr, DTYPES[code], order="C")
 
 
 def to_tensor(array: Any, out: tensor_pb2.Tensor | None = None) -> tensor_pb2.Tensor:
@@ -96,31 +102,63 @@ def from_tensor(
             field=f"{field}.dtype",
         )
     # Sizes first, in Python integers (no int64 overflow), before anything is allocated.
-    shape = tuple(tensor.shape)
+    shape = tuple(tensor.shape[:])  # a slice first: protobuf's containers iterate slowly
     if len(shape) > MAX_NDIM:
         raise InvalidArgumentError(
             f"{field}.shape: at most {MAX_NDIM} dimensions, got {len(shape)}",
             field=f"{field}.shape",
         )
-    if any(d < 0 for d in shape):
-        raise InvalidArgumentError(
-            f"{field}.shape: dimensions must be >= 0, got {list(shape)}", field=f"{field}.shape"
-        )
+    for d in shape:
+        if d < 0:
+            raise InvalidArgumentError(
+                f"{field}.shape: dimensions must be >= 0, got {list(shape)}",
+                field=f"{field}.shape",
+            )
     # A dimension beyond the element limit is refused even when another is 0 (an empty
-    # array, but NumPy refuses shapes whose nominal byte count overflows).
+    # array, but NumPy refuses shapes whose nominal byte count overflows); with no 0,
+    # every dimension is at most the count.
     limit = _MAX_DIM if max_elements is None else max_elements
     count = math.prod(shape)
-    if count > limit or any(d > limit for d in shape):
+    if count > limit or (not count and shape and max(shape) > limit):
         raise ResourceExhaustedError(
             f"{field}.shape: {list(shape)} holds {count} elements (largest dimension "
-            f"{max(shape)}), more than the limit of {limit}",
+            f"{max(shape, default=0)}), more than the limit of {limit}",
             field=f"{field}.shape",
         )
     raw = tensor.raw_data  # every read of a bytes field copies it: read once
+    if len(tensor.double_data) or len(tensor.int64_data):
+        arr = _typed(tensor, bool(raw), dtype, shape, count, field)
+    else:
+        expected = count * dtype.itemsize
+        if len(raw) != expected:
+            raise InvalidArgumentError(
+                f"{field}.raw_data: shape {list(shape)} of {dtype.name} needs {expected} "
+                f"bytes, got {len(raw)}",
+                field=f"{field}.raw_data",
+            )
+        arr = np.frombuffer(raw, dtype)
+        if not arr.flags.aligned:  # a view into a larger message (WireTensor)
+            arr = arr.copy()
+            arr.flags.writeable = False  # read-only, like every other decoded array
+    if len(shape) != 1:
+        arr = arr.reshape(shape)
+    return arr if dtype.isnative else arr.astype(dtype.newbyteorder("="))
+
+
+def _typed(
+    tensor: tensor_pb2.Tensor | WireTensor,
+    has_raw: bool,
+    dtype: np.dtype,
+    shape: tuple[int, ...],
+    count: int,
+    field: str,
+) -> np.ndarray:
+    """The values of the typed fields (double_data or int64_data), validated, as a
+    flat array of ``dtype``."""
     used = [
         name
         for name, present in (
-            ("raw_data", bool(raw)),
+            ("raw_data", has_raw),
             ("double_data", len(tensor.double_data) > 0),
             ("int64_data", len(tensor.int64_data) > 0),
         )
@@ -132,45 +170,29 @@ def from_tensor(
             f"got {' and '.join(used)}",
             field=field,
         )
-    source = used[0] if used else "raw_data"
-    if source == "raw_data":
-        expected = count * dtype.itemsize
-        if len(raw) != expected:
+    source = used[0]
+    values = tensor.double_data if source == "double_data" else tensor.int64_data
+    if source == "int64_data" and dtype.kind != "i":
+        raise InvalidArgumentError(
+            f"{field}.int64_data: holds integers but dtype is {dtype.name}; use double_data",
+            field=f"{field}.int64_data",
+        )
+    if len(values) != count:
+        raise InvalidArgumentError(
+            f"{field}.{source}: shape {list(shape)} needs {count} values, got {len(values)}",
+            field=f"{field}.{source}",
+        )
+    if source == "double_data" and dtype.kind == "i":
+        doubles = np.asarray(values, dtype=np.float64)
+        whole = np.isfinite(doubles) & (doubles == np.round(doubles))
+        if not np.all(whole & (doubles >= -_INT64_BOUND) & (doubles < _INT64_BOUND)):
             raise InvalidArgumentError(
-                f"{field}.raw_data: shape {list(shape)} of {dtype.name} needs {expected} "
-                f"bytes, got {len(raw)}",
-                field=f"{field}.raw_data",
+                f"{field}.double_data: int64 tensors need whole numbers in [-2^63, 2^63)",
+                field=f"{field}.double_data",
             )
-        arr = np.frombuffer(raw, dtype=dtype)
-        if not arr.flags.aligned:  # a view into a larger message (WireTensor)
-            arr = arr.copy()
-            arr.flags.writeable = False  # read-only, like every other decoded array
-    else:
-        values = tensor.double_data if source == "double_data" else tensor.int64_data
-        if source == "int64_data" and dtype.kind != "i":
-            raise InvalidArgumentError(
-                f"{field}.int64_data: holds integers but dtype is {dtype.name}; use double_data",
-                field=f"{field}.int64_data",
-            )
-        if len(values) != count:
-            raise InvalidArgumentError(
-                f"{field}.{source}: shape {list(shape)} needs {count} values, got {len(values)}",
-                field=f"{field}.{source}",
-            )
-        if source == "double_data" and dtype.kind == "i":
-            doubles = np.asarray(values, dtype=np.float64)
-            whole = np.isfinite(doubles) & (doubles == np.round(doubles))
-            if not np.all(whole & (doubles >= -_INT64_BOUND) & (doubles < _INT64_BOUND)):
-                raise InvalidArgumentError(
-                    f"{field}.double_data: int64 tensors need whole numbers in [-2^63, 2^63)",
-                    field=f"{field}.double_data",
-                )
-            arr = doubles.astype(np.int64)
-        else:
-            arr = np.asarray(values, dtype=np.float64 if source == "double_data" else np.int64)
-            arr = arr.astype(dtype, copy=False)
-    arr = arr.reshape(shape)
-    return arr if arr.dtype.isnative else arr.astype(arr.dtype.newbyteorder("="))
+        return doubles.astype(np.int64)
+    arr = np.asarray(values, dtype=np.float64 if source == "double_data" else np.int64)
+    return arr.astype(dtype, copy=False)
 
 
 _NAMES = set(tensor_pb2.DataType.values())
@@ -227,10 +249,13 @@ def from_parameters(params: Mapping[str, pb.ParameterValue], max_elements: int |
 FAST_PATH_BYTES = 1 << 16
 
 _LEN = 2  # the wire type of bytes, strings, sub-messages and packed repeated fields
+_ONE_BYTE = tuple(bytes((n,)) for n in range(0x80))  # the varints of 0 to 127
 
 
 def varint(n: int) -> bytes:
     """``n`` (>= 0, or a negative int64 as its two's complement) as a protobuf varint."""
+    if 0 <= n < 0x80:
+        return _ONE_BYTE[n]
     n &= (1 << 64) - 1
     out = bytearray()
     while n > 0x7F:
@@ -240,25 +265,93 @@ def varint(n: int) -> bytes:
     return bytes(out)
 
 
-def tensor_wire(array: Any) -> tuple[list[bytes | memoryview], int]:
-    """A Tensor's wire bytes (without its own key and length) as parts to join, and
-    their total length: a small header, then a view of the array's own buffer (no copy
-    unless ``wire_array`` must convert). Field order and encoding are protobuf's."""
+#: A large tensor's data (FAST_PATH_BYTES and up) starts at a multiple of ALIGN bytes
+#: from the start of the message the codec writes, so that a reader whose buffer
+#: starts aligned (CPython's bytes objects do) views it in place, where an unaligned
+#: one must be copied into an aligned array (``from_tensor``).
+ALIGN = 8
+_PAD = b"\x22\x00"  # an empty packed Tensor.double_data: 2 bytes, no values
+
+
+def tensor_field(field: int, array: Any, at: int = 0) -> tuple[list[bytes | memoryview], int]:
+    """A Tensor field of a message (its key, its length, the Tensor) as parts to join,
+    and their total length: small headers, then a view of the array's own buffer (no
+    copy unless ``wire_array`` must convert; small arrays as bytes, which is cheaper).
+    ``at`` is where the field starts in its message: a large array's data is placed at
+    a multiple of ALIGN from the message's start (see ``_tensor_head``)."""
     code, arr = wire_array(array)
-    head = bytearray(b"\x08" + varint(code))
-    if arr.ndim:
-        packed = b"".join(varint(d) for d in arr.shape)
-        head += b"\x12" + varint(len(packed)) + packed
-    if not arr.nbytes:
-        return [bytes(head)], len(head)
-    head += b"\x1a" + varint(arr.nbytes)
-    body = memoryview(arr.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
-    return [bytes(head), body], len(head) + arr.nbytes
+    nbytes, shape = arr.nbytes, arr.shape
+    key = varint(field << 3 | _LEN)
+    head = _tensor_head(code, shape, nbytes, None)
+    if nbytes < FAST_PATH_BYTES:
+        body: bytes | memoryview = arr.tobytes()
+    else:
+        body = memoryview(arr.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
+        # The padding depends on where the Tensor starts, after the field's length,
+        # whose size depends on the padding: two rounds settle it (one almost always).
+        canonical = head
+        for _ in range(2):
+            size_bytes = len(varint(len(head) + nbytes))
+            head = _tensor_head(code, shape, nbytes, (at + len(key) + size_bytes) % ALIGN)
+            if len(varint(len(head) + nbytes)) == size_bytes:
+                break
+        else:
+            head = canonical  # unaligned, still the same message
+    size = len(head) + nbytes
+    prefix = key + varint(size)
+    return [prefix, head, body], len(prefix) + size
 
 
-def length_delimited(field: int, parts: list[bytes | memoryview], size: int) -> list:
-    """``parts`` (``size`` bytes in all) as one length-delimited field of a message."""
-    return [varint(field << 3 | _LEN) + varint(size), *parts]
+@functools.lru_cache(maxsize=1024)
+def _tensor_head(code: int, shape: tuple[int, ...], nbytes: int, at: int | None) -> bytes:
+    """A Tensor's bytes before its data (dtype, shape, raw_data's key and length): the
+    same for every array of one dtype and shape, so made once for each.
+
+    ``at`` None: protobuf's own bytes. Else the head starts ``at`` bytes past a
+    multiple of ALIGN and is padded to end at one: with empty packed double_data
+    fields (2 bytes each) and, to change the parity, the first dimension written as an
+    unpacked element. Every protobuf parser reads these as the same message (an empty
+    repeated field; a repeated field in pieces, packed or not, fields in any order);
+    ``read_tensor`` takes them as they are."""
+    dims = [varint(d) for d in shape]
+    dtype = b"\x08" + varint(code)
+    raw = b"\x1a" + varint(nbytes) if nbytes else b""
+    packed = _packed_shape(dims)
+    if at is not None and dims:
+        for shape_bytes in (packed, b"\x10" + dims[0] + _packed_shape(dims[1:])):
+            gap = -(at + len(dtype) + len(shape_bytes) + len(raw)) % ALIGN
+            if gap % 2 == 0:
+                return dtype + shape_bytes + _PAD * (gap // 2) + raw
+    return dtype + packed + raw
+
+
+def _packed_shape(dims: list[bytes]) -> bytes:
+    """Tensor.shape as one packed field, from its dimensions' varints."""
+    if not dims:
+        return b""
+    packed = b"".join(dims)
+    return b"\x12" + varint(len(packed)) + packed
+
+
+def encode_message(fields: Iterable[tuple[int, Any]]) -> bytes:
+    """A message's wire bytes from (field number, value) pairs, given in field-number
+    order (protobuf's): an array (anything ``wire_array`` takes) is a Tensor field, a
+    str an element of a repeated string field. Each array is copied once, into the
+    result, where protobuf copies it three times. Protobuf parses the result as the
+    message it would write itself (for small arrays, the very same bytes)."""
+    parts: list[bytes | memoryview] = []
+    at = 0
+    for number, value in fields:
+        if isinstance(value, str):
+            value = value.encode()
+            head = varint(number << 3 | _LEN) + varint(len(value))
+            parts += (head, value)
+            at += len(head) + len(value)
+        else:
+            tensor, size = tensor_field(number, value, at)
+            parts += tensor
+            at += size
+    return b"".join(parts)
 
 
 class WireTensor:
@@ -292,33 +385,44 @@ def _read_varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
         shift += 7
 
 
+def _read_field(buf: memoryview, pos: int, end: int) -> tuple[int, int, Any, int]:
+    """The field starting at ``pos``: (field number, wire type, value, where the next
+    field starts); the value as ``read_fields`` gives it."""
+    key, pos = _read_varint(buf, pos, end)
+    field, wire_type = key >> 3, key & 7
+    if wire_type == 0:
+        value, pos = _read_varint(buf, pos, end)
+        return field, wire_type, value, pos
+    if wire_type == _LEN:
+        size, pos = _read_varint(buf, pos, end)
+        if pos + size > end:
+            raise NotFast("truncated field")
+        return field, wire_type, (pos, pos + size), pos + size
+    if wire_type in (1, 5):
+        pos += 8 if wire_type == 1 else 4
+        if pos > end:
+            raise NotFast("truncated field")
+        return field, wire_type, None, pos
+    raise NotFast(f"wire type {wire_type}")
+
+
 def read_fields(buf: memoryview, pos: int, end: int):
     """Yields (field number, wire type, value) of a message's bytes ``buf[pos:end]``:
     an int for varints, (start, stop) offsets for length-delimited fields, None for
     fixed-size ones (skipped)."""
     while pos < end:
-        key, pos = _read_varint(buf, pos, end)
-        field, wire_type = key >> 3, key & 7
-        if wire_type == 0:
-            value, pos = _read_varint(buf, pos, end)
-            yield field, wire_type, value
-        elif wire_type == _LEN:
-            size, pos = _read_varint(buf, pos, end)
-            if pos + size > end:
-                raise NotFast("truncated field")
-            yield field, wire_type, (pos, pos + size)
-            pos += size
-        elif wire_type in (1, 5):
-            pos += 8 if wire_type == 1 else 4
-            if pos > end:
-                raise NotFast("truncated field")
-            yield field, wire_type, None
-        else:
-            raise NotFast(f"wire type {wire_type}")
+        field, wire_type, value, pos = _read_field(buf, pos, end)
+        yield field, wire_type, value
 
 
 def _signed(n: int) -> int:
     return n - (1 << 64) if n >> 63 else n
+
+
+def _int32(n: int) -> int:
+    """A varint as protobuf reads it into an int32 field (an enum): its low 32 bits."""
+    n &= 0xFFFFFFFF
+    return n - (1 << 32) if n >> 31 else n
 
 
 def read_tensor(buf: memoryview, start: int, stop: int) -> WireTensor:
@@ -328,7 +432,7 @@ def read_tensor(buf: memoryview, start: int, stop: int) -> WireTensor:
     seen = set()
     for field, wire_type, value in read_fields(buf, start, stop):
         if field == 1 and wire_type == 0 and field not in seen:
-            dtype = value
+            dtype = _int32(value)
         elif field == 2 and wire_type == _LEN:
             s, e = value
             while s < e:
@@ -338,7 +442,77 @@ def read_tensor(buf: memoryview, start: int, stop: int) -> WireTensor:
             shape.append(_signed(value))
         elif field == 3 and wire_type == _LEN and field not in seen:
             raw = buf[value[0] : value[1]]
+        elif field in (4, 5) and wire_type == _LEN and value[0] == value[1]:
+            pass  # an empty packed double_data or int64_data: padding (_tensor_head)
         elif field in (1, 2, 3, 4, 5):
             raise NotFast(f"Tensor field {field} in a form the fast path leaves to protobuf")
         seen.add(field)
     return WireTensor(dtype, tuple(shape), raw if raw is not None else buf[0:0])
+
+
+_TENSOR = tensor_pb2.Tensor.DESCRIPTOR.full_name
+
+
+@functools.cache
+def _tensor_fields(message_type: Any) -> dict[int, tuple[str, bool]]:
+    """The Tensor fields of a message type: number -> (name, repeated)."""
+    return {
+        f.number: (f.name, f.is_repeated)
+        for f in message_type.DESCRIPTOR.fields
+        if f.message_type is not None and f.message_type.full_name == _TENSOR
+    }
+
+
+class WireMessage:
+    """A message read by ``read_message``: its Tensor fields are WireTensors (a list
+    for a repeated field), every other field is read from the protobuf message parsed
+    from the rest of the bytes. It reads like that message: attributes and HasField."""
+
+    __slots__ = ("_message", "_tensors")
+
+    def __init__(self, message: Any, tensors: dict[str, Any]):
+        self._message = message
+        self._tensors = tensors
+
+    def __getattr__(self, name: str) -> Any:
+        tensors = self._tensors
+        return tensors[name] if name in tensors else getattr(self._message, name)
+
+    def HasField(self, name: str) -> bool:  # protobuf's name
+        return name in self._tensors or self._message.HasField(name)
+
+
+def read_message(data: bytes, message_type: Any) -> Any:
+    """``data`` as a ``message_type`` message. From FAST_PATH_BYTES on, its Tensor
+    fields are read as views of ``data`` (a ``WireMessage``, no copy) and only the rest
+    by protobuf; smaller messages, and encodings the fast reader leaves alone (typed
+    data, a singular field given twice), entirely by protobuf."""
+    if len(data) >= FAST_PATH_BYTES and (fields := _tensor_fields(message_type)):
+        try:
+            return _read_wire_message(memoryview(data), message_type, fields)
+        except NotFast:
+            pass
+    return message_type.FromString(data)
+
+
+def _read_wire_message(
+    buf: memoryview, message_type: Any, fields: dict[int, tuple[str, bool]]
+) -> WireMessage:
+    tensors: dict[str, Any] = {name: [] for name, repeated in fields.values() if repeated}
+    rest: list[memoryview] = []  # every other field, key included, for protobuf
+    pos, end = 0, len(buf)
+    while pos < end:
+        start = pos
+        field, wire_type, value, pos = _read_field(buf, pos, end)
+        if field in fields and wire_type == _LEN:
+            name, repeated = fields[field]
+            tensor = read_tensor(buf, *value)
+            if repeated:
+                tensors[name].append(tensor)
+            elif name in tensors:
+                raise NotFast(f"{name} given twice: protobuf merges the two")
+            else:
+                tensors[name] = tensor
+        else:
+            rest.append(buf[start:pos])
+    return WireMessage(message_type.FromString(b"".join(rest)), tensors)

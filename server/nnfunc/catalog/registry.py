@@ -88,15 +88,16 @@ def names() -> list[str]:
 
 def bind_params(spec: FunctionSpec, params: Params) -> dict[str, Any]:
     """Every parameter validated and coerced, with defaults filled in."""
-    known = {p.name: p for p in spec.params}
-    unknown = sorted(set(params) - set(known))
-    if unknown:
-        expected = ", ".join(known) or "none"
-        raise InvalidArgumentError(
-            f"parameters.{unknown[0]}: {spec.name} has no parameter {unknown[0]!r} "
-            f"(its parameters: {expected})",
-            field=f"parameters.{unknown[0]}",
-        )
+    if params:
+        known = {p.name for p in spec.params}
+        unknown = sorted(name for name in params if name not in known)
+        if unknown:
+            expected = ", ".join(p.name for p in spec.params) or "none"
+            raise InvalidArgumentError(
+                f"parameters.{unknown[0]}: {spec.name} has no parameter {unknown[0]!r} "
+                f"(its parameters: {expected})",
+                field=f"parameters.{unknown[0]}",
+            )
     bound: dict[str, Any] = {}
     for p in spec.params:
         if p.name in params:
@@ -113,10 +114,16 @@ def bind_params(spec: FunctionSpec, params: Params) -> dict[str, Any]:
 
 def _compute_dtype(spec: FunctionSpec, arrays: Sequence[np.ndarray]) -> tuple[np.dtype, np.dtype]:
     """(compute dtype, result dtype) from the real inputs."""
-    real = [a.dtype for a, i in zip(arrays, spec.inputs, strict=True) if a.dtype.kind == "f"]
-    real = real or [np.dtype(np.float64)]
-    result = np.result_type(*real)
-    compute = np.dtype(np.float32) if result == np.float16 else result
+    real = []
+    for a in arrays:
+        if a.dtype.kind == "f":
+            real.append(a.dtype)
+    # one native dtype (the common case) is its own result type, without result_type's cost
+    if len(real) == 1 and real[0].isnative:
+        result = real[0]
+    else:
+        result = np.result_type(*real) if real else np.dtype(np.float64)
+    compute = np.dtype(np.float32) if result.itemsize == 2 else result  # float16
     return compute, result
 
 
@@ -130,35 +137,47 @@ def prepare(
             f"inputs: {spec.name} takes {len(spec.inputs)} input(s) ({wanted}), got {len(inputs)}",
             field="inputs",
         )
-    arrays = []
-    for k, (value, inp) in enumerate(zip(inputs, spec.inputs, strict=True)):
+    arrays: list[np.ndarray] = []
+    for value, inp in zip(inputs, spec.inputs):  # noqa: B905 (the lengths are equal)
         arr = np.asarray(value)
-        where = f"inputs[{k}] ({inp.name})"
-        if arr.dtype.kind not in "fiub":
+        kind = arr.dtype.kind
+        if kind not in "fiub":
+            k = len(arrays)
             raise InvalidArgumentError(
-                f"{where}: expected a real tensor, got dtype {arr.dtype}", field=f"inputs[{k}]"
+                f"inputs[{k}] ({inp.name}): expected a real tensor, got dtype {arr.dtype}",
+                field=f"inputs[{k}]",
             )
-        if inp.kind == "index" and arr.dtype.kind not in "iu":
+        if inp.kind == "index" and kind not in "iu":
+            k = len(arrays)
             raise InvalidArgumentError(
-                f"{where}: expected int64 class indices, got {arr.dtype}", field=f"inputs[{k}]"
+                f"inputs[{k}] ({inp.name}): expected int64 class indices, got {arr.dtype}",
+                field=f"inputs[{k}]",
             )
-        if inp.kind == "float" and arr.dtype.kind != "f":
+        if inp.kind == "float" and kind != "f":
             arr = arr.astype(np.float64)
-        if arr.dtype.kind in "iu":
+        elif kind in "iu":
             arr = arr.astype(np.int64, copy=False)
         arrays.append(arr)
     compute, result = _compute_dtype(spec, arrays)
-    cast = tuple(a.astype(compute, copy=False) if a.dtype.kind == "f" else a for a in arrays)
+    for k, a in enumerate(arrays):
+        if a.dtype.kind == "f" and a.dtype != compute:
+            arrays[k] = a.astype(compute)
     bound = bind_params(spec, params)
-    largest = float(np.finfo(compute).max)
+    largest = None
     for p in spec.params:
         value = bound[p.name]
-        if p.kind == "tensor" and value is not None:
+        if value is None or p.kind not in ("tensor", "float"):
+            continue
+        if p.kind == "tensor":
             bound[p.name] = value.astype(compute, copy=False)
-        elif p.kind == "float" and value is not None and largest < abs(value) < math.inf:
-            # torch casts a scalar to the compute dtype, saturating to ±inf; giving the
-            # function that ±inf spares it NumPy's overflow-in-cast warning.
-            bound[p.name] = math.copysign(math.inf, value)
+        elif abs(value) < math.inf:
+            if largest is None:
+                largest = float(np.finfo(compute).max)
+            if abs(value) > largest:
+                # torch casts a scalar to the compute dtype, saturating to ±inf; giving
+                # the function that ±inf spares it NumPy's overflow-in-cast warning.
+                bound[p.name] = math.copysign(math.inf, value)
+    cast = tuple(arrays)
     if spec.check is not None:
         spec.check(bound, cast)
     return cast, bound, result

@@ -24,6 +24,7 @@ Hardening (what a hostile request meets, in order):
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import math
@@ -35,11 +36,12 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+import numpy as np
 from google.protobuf.message import DecodeError
 
 from nnfunc import catalog
 from nnfunc.catalog.registry import deadline_scope
-from nnfunc.codec import from_parameters, from_tensor, to_tensor
+from nnfunc.codec import encode_message, from_parameters, from_tensor, read_message
 from nnfunc.errors import (
     CancelledError,
     DeadlineExceededError,
@@ -91,21 +93,13 @@ def _function_name(request: Any) -> str:
 
 
 class _Clock:
-    """The stages of one call: each ``end(stage)`` reports the time since the previous
-    mark to the metrics and, after decode and compute, checks the deadline."""
+    """The deadline of one call and the end of its last stage (see ``_stage``)."""
 
     __slots__ = ("deadline", "mark")
 
     def __init__(self, deadline: float):
         self.deadline = deadline  # time.monotonic(); inf for none
         self.mark = time.perf_counter()
-
-    def end(self, stage: str) -> None:
-        now = time.perf_counter()
-        record_stage(stage, now - self.mark)
-        self.mark = now
-        if stage != "encode":
-            self.check(stage)
 
     def check(self, stage: str) -> None:
         if time.monotonic() >= self.deadline:
@@ -118,10 +112,56 @@ _CLOCK: contextvars.ContextVar[_Clock | None] = contextvars.ContextVar(
 
 
 def _stage(stage: str) -> None:
-    """End ``stage`` of the current call (nothing outside a call)."""
+    """End ``stage`` of the current call (nothing outside a call): report the time since
+    the previous stage to the metrics and, after decode and compute, check the deadline."""
     clock = _CLOCK.get()
     if clock is not None:
-        clock.end(stage)
+        now = time.perf_counter()
+        record_stage(stage, now - clock.mark)
+        clock.mark = now
+        if stage != "encode" and time.monotonic() >= clock.deadline:
+            clock.check(stage)  # raises
+
+
+#: Catalog calls on fewer elements than this run outside the catalog's deadline scope:
+#: its checks sit between the blocks of large elementwise calls (2^16 elements and
+#: more) and the gradient checker's forward calls, so a small call never reaches one,
+#: and entering a scope would cost more than its whole compute. The servicer still
+#: checks the deadline after computing.
+SCOPE_MIN_ELEMENTS = 1 << 12
+_UNSCOPED = contextlib.nullcontext()
+
+
+def _deadline() -> float | None:
+    """The current call's deadline (a time.monotonic() value), None when it has none."""
+    clock = _CLOCK.get()
+    return None if clock is None or clock.deadline == math.inf else clock.deadline
+
+
+def _computing(arrays: list[np.ndarray]) -> contextlib.AbstractContextManager:
+    """The deadline scope of a catalog call on ``arrays`` (see SCOPE_MIN_ELEMENTS)."""
+    elements = 0
+    for a in arrays:
+        elements += a.size
+    if elements < SCOPE_MIN_ELEMENTS:
+        return _UNSCOPED
+    return deadline_scope(_deadline())
+
+
+class Encoded:
+    """A response serialized by the servicer itself: its wire bytes, written by
+    ``codec.encode_message`` around the arrays' buffers (one copy of each, where
+    protobuf makes three), and the number of elements its tensors hold (the metrics
+    count them). The response serializer passes ``data`` on as it is."""
+
+    __slots__ = ("data", "elements")
+
+    def __init__(self, fields: list[tuple[int, Any]]):
+        self.data = encode_message(fields)
+        self.elements = 0
+        for _, value in fields:
+            if not isinstance(value, str):
+                self.elements += value.size
 
 
 class Service:
@@ -138,11 +178,13 @@ class Service:
 
     # --- decoding -------------------------------------------------------------
     def _inputs(self, request: Any) -> list:
-        return [
-            from_tensor(t, f"inputs[{k}]", self.max_elements) for k, t in enumerate(request.inputs)
-        ]
+        # a slice first: iterating protobuf's container costs more
+        tensors = request.inputs[:]
+        return [from_tensor(t, f"inputs[{k}]", self.max_elements) for k, t in enumerate(tensors)]
 
     def _params(self, request: Any) -> dict[str, Any]:
+        if not request.parameters:
+            return {}
         for name in request.parameters:
             if len(name) > MAX_NAME_LENGTH:
                 raise InvalidArgumentError(
@@ -189,31 +231,31 @@ class Service:
         _stage("encode")
         return resp
 
-    def evaluate(self, request: pb.EvaluateRequest) -> pb.EvaluateResponse:
+    def evaluate(self, request: pb.EvaluateRequest) -> Encoded:
         spec = catalog.lookup(_function_name(request))
         inputs, params = self._inputs(request), self._params(request)
         _stage("decode")
-        y = catalog.evaluate(spec, *inputs, **params)
+        with _computing(inputs):
+            y = catalog.evaluate(spec, *inputs, **params)
         _stage("compute")
-        resp = pb.EvaluateResponse()
-        to_tensor(y, out=resp.output)
+        resp = Encoded([(1, y)])  # EvaluateResponse: output
         _stage("encode")
         return resp
 
-    def gradient(self, request: pb.GradientRequest) -> pb.GradientResponse:
+    def gradient(self, request: pb.GradientRequest) -> Encoded:
         spec = catalog.lookup(_function_name(request))
         inputs, params = self._inputs(request), self._params(request)
         g = self._optional(request, "grad_output")
         _stage("decode")
-        grads = catalog.gradient(spec, *inputs, grad_output=g, **params)
+        with _computing(inputs):
+            grads = catalog.gradient(spec, *inputs, grad_output=g, **params)
         _stage("compute")
-        resp = pb.GradientResponse(input_names=[i.name for i in spec.differentiable])
-        for grad in grads:
-            to_tensor(grad, out=resp.gradients.add())
+        # GradientResponse: gradients, input_names
+        resp = Encoded([*((1, d) for d in grads), *((2, i.name) for i in spec.differentiable)])
         _stage("encode")
         return resp
 
-    def loss(self, request: pb.LossRequest) -> pb.LossResponse:
+    def loss(self, request: pb.LossRequest) -> Encoded:
         spec = catalog.lookup(_function_name(request))
         if spec.kind != "loss":
             raise InvalidArgumentError(
@@ -223,12 +265,13 @@ class Service:
             )
         inputs, params = self._inputs(request), self._params(request)
         _stage("decode")
-        value, grads = catalog.value_and_grad(spec, *inputs, **params)
+        with _computing(inputs):
+            value, grads = catalog.value_and_grad(spec, *inputs, **params)
         _stage("compute")
-        resp = pb.LossResponse(input_names=[i.name for i in spec.differentiable])
-        to_tensor(value, out=resp.value)
-        for grad in grads:
-            to_tensor(grad, out=resp.gradients.add())
+        # LossResponse: value, gradients, input_names
+        resp = Encoded(
+            [(1, value), *((2, d) for d in grads), *((3, i.name) for i in spec.differentiable)]
+        )
         _stage("encode")
         return resp
 
@@ -270,6 +313,7 @@ class Service:
             seed=request.seed,
             parameters=params,
             order=order,
+            deadline=_deadline(),
             **options,
         )
         _stage("compute")
@@ -313,7 +357,8 @@ class FunctionServicer(pb_grpc.FunctionServiceServicer):
         self.replica = (("nnfunc-replica", f"{socket.gethostname()}:{os.getpid()}"),)
         self.draining = threading.Event()
         self._in_flight = 0
-        self._idle = threading.Condition()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # notified once draining
 
     def drain(self, timeout: float) -> bool:
         """Refuse new calls (UNAVAILABLE) and wait up to ``timeout`` seconds for the
@@ -326,7 +371,7 @@ class FunctionServicer(pb_grpc.FunctionServiceServicer):
     def _call(self, method: str, fn: Callable[[Any], Any], request: Any, context) -> Any:
         start = time.perf_counter()
         error: Error | None = None
-        with self._idle:
+        with self._lock:
             self._in_flight += 1
         token = None
         try:
@@ -334,15 +379,13 @@ class FunctionServicer(pb_grpc.FunctionServiceServicer):
                 raise UnavailableError("the server is shutting down; retry on another replica")
             if not context.is_active():
                 raise _inactive(context)
-            if isinstance(request, Malformed):
+            if type(request) is Malformed:
                 raise InvalidArgumentError(
                     f"request: not a valid {request.type_name} message ({request.reason})",
                     field="request",
                 )
-            clock = _Clock(time.monotonic() + self._time_allowed(context))
-            token = _CLOCK.set(clock)
-            with deadline_scope(clock.deadline if clock.deadline < math.inf else None):
-                response = fn(request)
+            token = _CLOCK.set(_Clock(time.monotonic() + self._time_allowed(context)))
+            response = fn(request)
             context.set_trailing_metadata(self.replica)
         except Exception as exc:  # every failure leaves as a status: the server stays up
             error = status.as_error(exc)
@@ -364,18 +407,18 @@ class FunctionServicer(pb_grpc.FunctionServiceServicer):
         finally:
             if token is not None:
                 _CLOCK.reset(token)
-            with self._idle:
+            with self._lock:
                 self._in_flight -= 1
-                if self._in_flight == 0:
+                if self._in_flight == 0 and self.draining.is_set():
                     self._idle.notify_all()
         context.abort_with_status(status.to_status(error))  # raises; outside the try
 
     def _time_allowed(self, context) -> float:
         """Seconds this call may take: the caller's deadline or max_call_seconds."""
         remaining = context.time_remaining()
-        if remaining is None:
+        if remaining is None or remaining >= self.max_call_seconds:
             return self.max_call_seconds
-        return min(max(float(remaining), 0.0), self.max_call_seconds)
+        return remaining if remaining > 0 else 0.0
 
     def ListFunctions(self, request, context):
         return self._call("ListFunctions", self.service.list_functions, request, context)
@@ -435,7 +478,7 @@ class FunctionServicer(pb_grpc.FunctionServiceServicer):
                 result.status.message = status.public_message(error)
                 result.status.field = status.public_field(error)
             else:
-                getattr(result, which).CopyFrom(answer)
+                getattr(result, which).MergeFromString(answer.data)
         return resp
 
 
@@ -479,11 +522,17 @@ class Malformed:
 def _lenient(message_type: Any) -> Callable[[bytes], Any]:
     def parse(data: bytes) -> Any:
         try:
-            return message_type.FromString(data)
+            # large tensors are read as views of ``data``, without protobuf's copies
+            return read_message(data, message_type)
         except (DecodeError, RecursionError, ValueError) as exc:
             return Malformed(message_type.DESCRIPTOR.full_name, str(exc)[:200] or "undecodable")
 
     return parse
+
+
+def _serialize(response: Any) -> bytes:
+    """An ``Encoded`` response is its bytes; a protobuf message is serialized."""
+    return response.data if type(response) is Encoded else response.SerializeToString()
 
 
 def method_handlers(servicer: FunctionServicer) -> dict[str, grpc.RpcMethodHandler]:
@@ -492,11 +541,10 @@ def method_handlers(servicer: FunctionServicer) -> dict[str, grpc.RpcMethodHandl
     handlers = {}
     for method in service.methods:
         request = getattr(pb, method.input_type.name)
-        response = getattr(pb, method.output_type.name)
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
             getattr(servicer, method.name),
             request_deserializer=_lenient(request),
-            response_serializer=response.SerializeToString,
+            response_serializer=_serialize,
         )
     return handlers
 
