@@ -1,6 +1,7 @@
 """The catalog: every activation and loss, its forward, its VJP and its metadata.
 
-Pure NumPy/SciPy (no gRPC). Call by name::
+NumPy/SciPy formulas, with fused numba kernels for large calls (``_kernels``); no
+gRPC. Call by name::
 
     from nnfunc import catalog
     y = catalog.evaluate("leaky_relu", x, negative_slope=0.2)
