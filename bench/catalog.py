@@ -32,6 +32,11 @@ from typing import Any
 
 import numpy as np
 
+# torch's bundled OpenMP and numba's omp layer (the system's libgomp) both spin after a
+# parallel region; on 2 cores each then stalls the other for a whole 4 ms timeslice,
+# in both columns. numba's own workqueue layer leaves torch's defaults untouched.
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
