@@ -388,8 +388,10 @@ def _read_varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
 def _read_field(buf: memoryview, pos: int, end: int) -> tuple[int, int, Any, int]:
     """The field starting at ``pos``: (field number, wire type, value, where the next
     field starts); the value as ``read_fields`` gives it."""
-    key, pos = _read_varint(buf, pos, end)
-    field, wire_type = key >> 3, key & 7
+    key, after = _read_varint(buf, pos, end)
+    if key < 8 or key > 0xFFFFFFFF or after - pos > 5:
+        raise NotFast("a field key protobuf refuses")  # field 0, too large, or overlong
+    field, wire_type, pos = key >> 3, key & 7, after
     if wire_type == 0:
         value, pos = _read_varint(buf, pos, end)
         return field, wire_type, value, pos

@@ -357,6 +357,18 @@ def test_requests_the_fast_reader_leaves_alone_are_protobufs():
     typed = tensor_pb2.Tensor(dtype=t.dtype, shape=t.shape, double_data=x.tolist())
     data = pb.EvaluateRequest(function="relu", inputs=[typed]).SerializeToString()
     assert isinstance(codec.read_message(data, pb.EvaluateRequest), pb.EvaluateRequest)
+    # keys protobuf refuses (field 0, an overlong tag) are refused the same way
+    from google.protobuf.message import DecodeError
+
+    body = t.SerializeToString()
+    for bad in (
+        b"\x12" + codec.varint(len(body) + 2) + b"\x00\x01" + body,
+        b"\x92\x80\x80\x80\x80\x00" + codec.varint(len(body)) + body,
+    ):
+        with pytest.raises(DecodeError):
+            pb.EvaluateRequest.FromString(bad)
+        with pytest.raises(DecodeError):
+            codec.read_message(bad, pb.EvaluateRequest)
     # an enum beyond int32 is read as protobuf reads it: its low 32 bits
     huge = bytearray(b"\x08") + codec.varint((1 << 32) + 2)
     huge += b"\x12\x03" + codec.varint(BIG) + b"\x1a" + codec.varint(x.nbytes) + x.tobytes()
@@ -394,6 +406,31 @@ def test_large_requests_go_into_a_batch(client):
     out = client.batch([client.request.evaluate("relu", x), client.request.evaluate("relu", small)])
     np.testing.assert_array_equal(out[0], np.maximum(x, 0))
     np.testing.assert_array_equal(out[1], [0, 2])
+
+
+def test_the_server_reads_large_requests_protobuf_would_merge_or_type(address):
+    import grpc
+
+    from nnfunc.v1.function_service_pb2_grpc import FunctionServiceStub
+
+    x = np.linspace(-3, 3, BIG)
+    t = to_tensor(x)
+    typed = tensor_pb2.Tensor(dtype=t.dtype, shape=t.shape, double_data=x.tolist())
+    column = to_tensor(x.reshape(-1, 1))
+    twice = (  # grad_output given twice: protobuf merges the two, shape [BIG] + [1]
+        pb.GradientRequest(function="relu", inputs=[column], grad_output=t).SerializeToString()
+        + pb.GradientRequest(grad_output=tensor_pb2.Tensor(shape=[1])).SerializeToString()
+    )
+    with grpc.insecure_channel(address) as ch:
+        stub = FunctionServiceStub(ch)
+        out = stub.Evaluate(pb.EvaluateRequest(function="relu", inputs=[typed]), timeout=30)
+        np.testing.assert_array_equal(from_tensor(out.output), np.maximum(x, 0))
+        gradient = ch.unary_unary(
+            "/nnfunc.v1.FunctionService/Gradient",
+            response_deserializer=pb.GradientResponse.FromString,
+        )
+        (g,) = gradient(twice, timeout=30).gradients
+        np.testing.assert_array_equal(from_tensor(g).ravel(), np.where(x > 0, x, 0.0))
 
 
 async def _aio_round_trip(address, x):
