@@ -58,9 +58,9 @@ class Request:
     """One prepared call: the RPC name, its request message, and the response decoder.
 
     ``nnfunc.request.evaluate(...)``, ``.gradient(...)`` and ``.loss(...)`` build the
-    ones ``Client.batch`` accepts. A request with large tensors keeps its wire bytes as
-    parts (headers and views of the arrays, see ``codec.tensor_field``) and builds
-    ``message`` only when asked for it (``batch`` does).
+    ones ``Client.batch`` accepts. Those keep their wire bytes as parts (headers and
+    views of the arrays, see ``codec.tensor_field``) and build ``message`` only when
+    asked for it (``batch`` does).
     """
 
     __slots__ = ("_message", "_parts", "decode", "method")

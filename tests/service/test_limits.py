@@ -200,6 +200,29 @@ def test_deadline_scope_stops_blocked_work_and_the_checker():
     assert catalog.check_gradient("sigmoid", np.array([0.5]), deadline=time.monotonic() + 60).passed
 
 
+def test_only_calls_large_enough_to_reach_a_deadline_check_get_a_scope(stub, monkeypatch):
+    scopes: list[float | None] = []
+
+    def recording(at):
+        scopes.append(at)
+        return deadline_scope(at)
+
+    monkeypatch.setattr(servicer_module, "deadline_scope", recording)
+    small = np.ones(servicer_module.SCOPE_MIN_ELEMENTS - 1, np.float32)
+    stub.Evaluate(pb.EvaluateRequest(function="relu", inputs=[to_tensor(small)]), timeout=10)
+    assert scopes == []  # too short to check a deadline: no scope
+    large = np.ones(servicer_module.SCOPE_MIN_ELEMENTS, np.float32)
+    start_t = time.monotonic()
+    for rpc, request in (
+        (stub.Evaluate, pb.EvaluateRequest(function="relu", inputs=[to_tensor(large)])),
+        (stub.Gradient, pb.GradientRequest(function="relu", inputs=[to_tensor(large)])),
+        (stub.Loss, pb.LossRequest(function="mse_loss", inputs=[to_tensor(large)] * 2)),
+    ):
+        rpc(request, timeout=10)
+    assert len(scopes) == 3  # each with the call's own deadline (gRPC rounds it up a little)
+    assert all(at is not None and start_t < at < time.monotonic() + 11 for at in scopes)
+
+
 # -- stages --------------------------------------------------------------------------------
 
 

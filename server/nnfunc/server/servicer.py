@@ -5,6 +5,12 @@ encodes. No math here, and no environment reads: limits come from Settings.
 ``FunctionServicer`` is the gRPC face: it times and logs each call and turns errors into
 statuses through ``status.py``.
 
+Large tensors skip protobuf's copies: requests are read by ``codec.read_message`` (a
+large tensor's data is a view of the received bytes), and the Evaluate, Gradient and
+Loss responses are written by ``codec.encode_message`` around the arrays (``Encoded``,
+passed on to gRPC as they are). Small calls take the shortest path the profile showed:
+protobuf's C parser, no deadline scope around a compute too short to check it.
+
 Hardening (what a hostile request meets, in order):
 - Bytes that are not a valid message of the method's request type: INVALID_ARGUMENT
   (``add_to_server`` registers lenient deserializers; gRPC's own would answer INTERNAL).
@@ -103,7 +109,11 @@ class _Clock:
 
     def check(self, stage: str) -> None:
         if time.monotonic() >= self.deadline:
-            raise DeadlineExceededError(f"the call's deadline passed (after {stage})")
+            raise _deadline_passed(stage)
+
+
+def _deadline_passed(stage: str) -> DeadlineExceededError:
+    return DeadlineExceededError(f"the call's deadline passed (after {stage})")
 
 
 _CLOCK: contextvars.ContextVar[_Clock | None] = contextvars.ContextVar(
@@ -120,7 +130,7 @@ def _stage(stage: str) -> None:
         record_stage(stage, now - clock.mark)
         clock.mark = now
         if stage != "encode" and time.monotonic() >= clock.deadline:
-            clock.check(stage)  # raises
+            raise _deadline_passed(stage)
 
 
 #: Catalog calls on fewer elements than this run outside the catalog's deadline scope:
@@ -146,6 +156,11 @@ def _computing(arrays: list[np.ndarray]) -> contextlib.AbstractContextManager:
     if elements < SCOPE_MIN_ELEMENTS:
         return _UNSCOPED
     return deadline_scope(_deadline())
+
+
+# ---------------------------------------------------------------------------
+# Responses the servicer serializes itself
+# ---------------------------------------------------------------------------
 
 
 class Encoded:
