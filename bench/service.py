@@ -62,6 +62,8 @@ from nnfunc.client import Client  # noqa: E402
 from nnfunc.server.app import ALLOCATOR_ENV  # noqa: E402
 
 SIZES = {"8": 8, "1K": 1 << 10, "1M": 1 << 20, "16M": 1 << 24}
+#: The pid of the server (one process) behind each address, for its CPU time.
+PIDS: dict[str, int] = {}
 TARGET_SMALL_THROUGHPUT, TARGET_SMALL_P50, TARGET_LARGE = 0.9, 1.15, 1.3
 
 
@@ -90,6 +92,7 @@ def echo_server(tuned: bool = True) -> Iterator[str]:
     )
     try:
         port = int(proc.stdout.readline())  # type: ignore[union-attr]
+        PIDS[f"127.0.0.1:{port}"] = proc.pid
         yield f"127.0.0.1:{port}"
     finally:
         proc.terminate()
@@ -121,6 +124,8 @@ def nnfunc_server(*flags: str) -> Iterator[str]:
             if entry.get("msg") == "serving":
                 serving += 1
                 address = entry["address"]
+    if workers == 1 and address:
+        PIDS[address] = proc.pid  # the launcher re-executes itself: the same pid serves
     try:
         yield address
     finally:
@@ -296,7 +301,21 @@ def one_caller_p50(svc: str, echo: str, quick: bool) -> dict:
     }
 
 
+def server_cpu_seconds(address: str) -> float:
+    """CPU time (user + system) of the server process behind ``address`` so far; NaN
+    where /proc cannot tell."""
+    try:
+        with open(f"/proc/{PIDS[address]}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (KeyError, OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def sweep(address: str, spec: loadtest.WorkloadSpec, levels, quick: bool, **kw) -> list[dict]:
+    """The load generator's levels; a one-level sweep also gets ``server_cpu_us``: the
+    server's CPU time per answered call (the whole run, warm-up included), a figure
+    that other load on the machine moves much less than throughput or latency."""
     cfg = loadtest.Config(
         target=address,
         workloads=[spec],
@@ -306,7 +325,12 @@ def sweep(address: str, spec: loadtest.WorkloadSpec, levels, quick: bool, **kw) 
         timeout=10.0,
         **kw,
     )
-    return [loadtest.summarize(c, r, res) for c, r, res in loadtest.run(cfg)]
+    cpu, start = server_cpu_seconds(address), time.monotonic()
+    out = [loadtest.summarize(c, r, res) for c, r, res in loadtest.run(cfg)]
+    if len(out) == 1:
+        cores = (server_cpu_seconds(address) - cpu) / (time.monotonic() - start)
+        out[0]["server_cpu_us"] = cores / max(out[0]["throughput"]["calls_per_s"], 1e-9) * 1e6
+    return out
 
 
 def small_calls(svc: str, echo: str, quick: bool, levels: list[int], log) -> dict:
@@ -328,7 +352,8 @@ def small_calls(svc: str, echo: str, quick: bool, levels: list[int], log) -> dic
             f"{m['throughput']['calls_per_s']:7.0f}/s p50 {m['latency_ms']['p50']:.3f} ms | "
             f"service {s['throughput']['calls_per_s']:7.0f}/s p50 "
             f"{s['latency_ms']['p50']:.3f} ms ({s['errors']} errors)  "
-            f"client cpu {s['client_cpu']['cores']:.2f}"
+            f"client cpu {s['client_cpu']['cores']:.2f}  server cpu/call "
+            f"{f['server_cpu_us']:.0f} / {s['server_cpu_us']:.0f} us"
         )
     best_f = max(lv["throughput"]["calls_per_s"] for lv in out["floor"])
     best_s = max(lv["throughput"]["calls_per_s"] for lv in out["service"])
@@ -502,8 +527,9 @@ def markdown(res: dict[str, Any]) -> str:
         "",
         "| in flight | floor calls/s | floor + metadata calls/s | service calls/s | ratio | "
         "floor p50 ms | floor + metadata p50 ms | service p50 ms | floor p99 ms | "
-        "service p99 ms | errors (floor/service) | client CPU (cores) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "service p99 ms | errors (floor/service) | client CPU (cores) | "
+        "server CPU per call, µs (floor / service) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for f, m, s in zip(small["floor"], small["metadata"], small["service"], strict=True):
         lines.append(
@@ -513,12 +539,16 @@ def markdown(res: dict[str, Any]) -> str:
             f"{f['latency_ms']['p50']:.3f} | {m['latency_ms']['p50']:.3f} | "
             f"{s['latency_ms']['p50']:.3f} | {f['latency_ms']['p99']:.3f} | "
             f"{s['latency_ms']['p99']:.3f} | {f['errors']}/{s['errors']} | "
-            f"{s['client_cpu']['cores']:.2f} |"
+            f"{s['client_cpu']['cores']:.2f} | "
+            f"{f.get('server_cpu_us', float('nan')):.0f} / "
+            f"{s.get('server_cpu_us', float('nan')):.0f} |"
         )
     lines += [
         "",
         "floor + metadata: the echo adding trailing metadata to its answer, as nnfunc's",
-        "servicer does (`nnfunc-replica`).",
+        "servicer does (`nnfunc-replica`). Server CPU per call: the server process's CPU",
+        "time over the level divided by its answered calls; client and servers share the",
+        "cores, so at saturation throughput follows it, and other load moves it less.",
         "Errors at 64 in flight are RESOURCE_EXHAUSTED from gRPC's admission limit",
         "(`--max-concurrent-rpcs`, 64 by default, the floor's too): a call in its last",
         "moments still counts, so 64 callers occasionally see 65.",
