@@ -92,6 +92,8 @@ def test_scrape_counts_the_calls():
         with pytest.raises(nnfunc.InvalidArgumentError):
             c.evaluate("relu", x, no_such_param=1.0)
         assert len(c.list_functions()) > 40
+        zeros = np.zeros(8, np.float32)
+        c.batch([c.request.evaluate("relu", x), c.request.loss("mse", x, zeros)])
         after = scrape(port)
 
     def d(name, **labels):
@@ -119,6 +121,9 @@ def test_scrape_counts_the_calls():
     )
     assert d("nnfunc_request_elements_total", rpc="Loss", function="mse_loss", direction="in") == 16
     assert d("nnfunc_request_elements_total", rpc="Loss", function="mse_loss", direction="out") == 9
+    # A Batch counts its items: relu (8 in, 8 out) and mse (16 in, 1 + 8 out).
+    assert d("nnfunc_request_elements_total", rpc="Batch", function="", direction="in") == 24
+    assert d("nnfunc_request_elements_total", rpc="Batch", function="", direction="out") == 17
     # Bytes: at least the float32 payload each way.
     assert d("nnfunc_request_bytes_total", rpc="Evaluate", direction="in") >= 5 * 32
     assert d("nnfunc_request_bytes_total", rpc="Evaluate", direction="out") >= 3 * 32

@@ -192,9 +192,9 @@ def elements_out(response: Any) -> int:
             n += _count(response.gradients)
         if hasattr(response, "results"):
             for r in response.results:
-                w = r.WhichOneof("result") if hasattr(r, "WhichOneof") else None
-                if w and w != "status":
-                    n += elements_out(getattr(r, w))
+                which = r.WhichOneof("response")  # None for a failed item
+                if which:
+                    n += elements_out(getattr(r, which))
         return n
     except (AttributeError, TypeError, ValueError):
         return 0
