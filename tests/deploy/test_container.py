@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnfunc import probe
+from nnfunc import loadtest, probe
 from tests.deploy.support import RecordingClient, compose_command, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,6 +170,35 @@ def test_every_replica_answers_through_the_balancer(stack):
     # nginx sends each call to the next replica: a near-even split.
     assert min(answers.values()) >= (CALLS + 2) // (2 * REPLICAS), answers
     print(f"\ncalls per replica through the balancer: {dict(answers)}")
+
+
+def test_the_load_test_runs_through_the_balancer(stack, tmp_path, capsys):
+    """`nnfunc loadtest` as an operator runs it against the deployment: a bounded mixed
+    run whose counts add up, with a sample of answers checked against NumPy."""
+    mix = tmp_path / "mix.json"
+    mix.write_text(
+        json.dumps(
+            [
+                {"function": "relu", "shape": "64", "weight": 3},
+                {"rpc": "loss", "function": "cross_entropy", "shape": "32x10", "weight": 1},
+            ]
+        )
+    )
+    status = loadtest.main([
+        "--target", stack.target, "--mix", str(mix), "--concurrency", "1,8",
+        "--requests", "200", "--warmup", "0", "--connections", "2", "--verify", "0.1",
+        "--fail-if", "errors>0", "--json", "--no-progress",
+    ])  # fmt: skip
+    report = json.loads(capsys.readouterr().out)
+    assert status == 0 and report["passed"]
+    assert [lv["concurrency"] for lv in report["levels"]] == [1, 8]
+    for level in report["levels"]:
+        assert level["count"] == level["ok"] == sum(level["workloads"].values()) == 200
+        assert level["status"] == {"OK": 200} and level["errors"] == 0
+        assert level["verify"] == {"checked": 20, "mismatches": 0}
+        assert sum(h["count"] for h in level["histogram"]) == 200
+    rates = [round(lv["throughput"]["calls_per_s"]) for lv in report["levels"]]
+    print(f"\nloadtest through the balancer, calls/s at 1 and 8 in flight: {rates}")
 
 
 def test_calls_keep_succeeding_with_one_replica_stopped(stack):
