@@ -7,7 +7,7 @@ Three methods, all bytes in and bytes out with no protobuf at all:
 with trailing metadata as nnfunc's servicer adds (its ``nnfunc-replica`` identity);
 ``/bench.Echo/Reply`` reads a little-endian uint64 M from the request's first 8 bytes
 and answers M bytes (a cached buffer, so the answer costs gRPC's own work only). Same
-thread pool, admission limit, message limits and, when started by bench/service.py, the
+request threads, admission limit, message limits and, when started by bench/service.py, the
 same allocator environment as ``nnfunc serve``: whatever nnfunc adds on top of this is
 nnfunc's cost.
 """

@@ -60,6 +60,7 @@ import nnfunc  # noqa: E402
 from nnfunc import _calls, catalog, loadtest  # noqa: E402
 from nnfunc.client import Client  # noqa: E402
 from nnfunc.server.app import ALLOCATOR_ENV  # noqa: E402
+from nnfunc.server.settings import Settings  # noqa: E402
 
 SIZES = {"8": 8, "1K": 1 << 10, "1M": 1 << 20, "16M": 1 << 24}
 #: The pid of the server (one process) behind each address, for its CPU time.
@@ -87,8 +88,12 @@ def echo_server(tuned: bool = True) -> Iterator[str]:
         env.pop(k, None)
     if tuned:
         env.update(ALLOCATOR_ENV)
+    threads = str(Settings().thread_count)  # nnfunc's default compute threads
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "echo_server.py")], stdout=subprocess.PIPE, env=env, text=True
+        [sys.executable, str(HERE / "echo_server.py"), "--threads", threads],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
     )
     try:
         port = int(proc.stdout.readline())  # type: ignore[union-attr]

@@ -21,6 +21,7 @@ from nnfunc.codec import to_tensor
 from nnfunc.errors import DeadlineExceededError, InvalidArgumentError
 from nnfunc.server import Settings, start
 from nnfunc.server import servicer as servicer_module
+from nnfunc.server import settings as settings_module
 from nnfunc.v1 import function_service_pb2 as pb
 from nnfunc.v1 import function_service_pb2_grpc as pb_grpc
 
@@ -130,6 +131,32 @@ def test_concurrency_limit_counts_running_and_queued_calls():
             assert list(c.result(10).output.shape) == [2]
         assert gate.count == 3
         assert list(stub.Evaluate(RELU, timeout=10).output.shape) == [2]
+
+
+def test_health_checks_answer_while_every_compute_thread_is_busy():
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with serving(threads=2) as (handle, stub):
+        assert handle.settings.thread_count == 2
+        gate = Gate(handle)
+        calls = [stub.Evaluate.future(RELU, timeout=30) for _ in range(3)]
+        gate.wait_entered(2)
+        time.sleep(0.2)
+        assert gate.count == 2  # both compute threads held, the third call queued
+        with grpc.insecure_channel(handle.address) as ch:
+            health = health_pb2_grpc.HealthStub(ch)
+            answer = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=2)
+            assert answer.status == health_pb2.HealthCheckResponse.SERVING
+        gate.release.set()
+        for c in calls:
+            assert list(c.result(10).output.shape) == [2]
+
+
+def test_the_default_compute_threads_follow_the_cores():
+    cores = settings_module.usable_cores()
+    assert Settings().thread_count == min(64, cores + 2)
+    assert Settings(max_concurrent_rpcs=2).thread_count == 2
+    assert Settings(threads=7).thread_count == 7
 
 
 # -- deadlines -----------------------------------------------------------------------------

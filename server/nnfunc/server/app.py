@@ -66,6 +66,9 @@ log = logging.getLogger("nnfunc.server")
 
 SERVICE_NAME = "nnfunc.v1.FunctionService"
 
+#: Threads for health checks and reflection (each open reflection stream holds one).
+CONTROL_THREADS = 8
+
 #: Seconds the streams still open after a drain get before they are cancelled.
 _STREAM_GRACE = 0.5
 
@@ -185,15 +188,18 @@ def start(settings: Settings | None = None) -> ServerHandle:
         interceptors.append(measure)
     if tokens:
         interceptors.append(security.TokenAuthInterceptor(tokens))
-    executor = ThreadPoolExecutor(settings.thread_count, thread_name_prefix="nnfunc-rpc")
+    # Two pools: the catalog's calls get few threads (more would only contend for the
+    # GIL, see Settings.threads); health checks and reflection get their own, so that
+    # a probe is answered even while every compute thread is busy.
+    compute = ThreadPoolExecutor(settings.thread_count, thread_name_prefix="nnfunc-compute")
     server = grpc.server(
-        executor,
+        ThreadPoolExecutor(CONTROL_THREADS, thread_name_prefix="nnfunc-control"),
         options=options,
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         interceptors=interceptors,
     )
     servicer = FunctionServicer(settings)
-    add_to_server(servicer, server)  # unparseable bytes: INVALID_ARGUMENT, not INTERNAL
+    add_to_server(servicer, server, compute)  # bad bytes: INVALID_ARGUMENT, not INTERNAL
     names = [SERVICE_NAME]
     health_servicer = None
     if settings.health:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import logging
 import math
 import os
@@ -39,6 +40,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -550,24 +552,36 @@ def _serialize(response: Any) -> bytes:
     return response.data if type(response) is Encoded else response.SerializeToString()
 
 
-def method_handlers(servicer: FunctionServicer) -> dict[str, grpc.RpcMethodHandler]:
-    """The unary handlers of every FunctionService method, with lenient deserializers."""
+def method_handlers(
+    servicer: FunctionServicer, pool: ThreadPoolExecutor | None = None
+) -> dict[str, grpc.RpcMethodHandler]:
+    """The unary handlers of every FunctionService method, with lenient deserializers;
+    run by ``pool`` when given, else by the server's own thread pool."""
     service = pb.DESCRIPTOR.services_by_name["FunctionService"]
     handlers = {}
     for method in service.methods:
         request = getattr(pb, method.input_type.name)
+        behavior = getattr(servicer, method.name)
+        if pool is not None:
+            # gRPC runs a behavior carrying ``experimental_thread_pool`` in that pool
+            # (grpcio's own health service uses it for Watch); a partial can carry it.
+            behavior = functools.partial(behavior)
+            behavior.experimental_thread_pool = pool  # type: ignore[attr-defined]
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-            getattr(servicer, method.name),
+            behavior,
             request_deserializer=_lenient(request),
             response_serializer=_serialize,
         )
     return handlers
 
 
-def add_to_server(servicer: FunctionServicer, server: Any) -> None:
+def add_to_server(
+    servicer: FunctionServicer, server: Any, pool: ThreadPoolExecutor | None = None
+) -> None:
     """Register ``servicer`` like ``add_FunctionServiceServicer_to_server``, except that
-    undecodable request bytes get INVALID_ARGUMENT instead of gRPC's INTERNAL."""
+    undecodable request bytes get INVALID_ARGUMENT instead of gRPC's INTERNAL, and
+    that ``pool``, when given, runs its calls."""
     name = pb.DESCRIPTOR.services_by_name["FunctionService"].full_name
-    handlers = method_handlers(servicer)
+    handlers = method_handlers(servicer, pool)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, handlers),))
     server.add_registered_method_handlers(name, handlers)

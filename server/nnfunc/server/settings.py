@@ -41,7 +41,10 @@ class Settings:
     port: int = 50051
     #: Server processes sharing the port with SO_REUSEPORT (1: serve in this process).
     workers: int = 1
-    #: Threads per process running requests (0: one per admitted RPC, see below).
+    #: Threads per process computing FunctionService calls (0: the usable cores + 2, at
+    #: most max_concurrent_rpcs). More only contend for Python's GIL (the compute itself
+    #: releases it, and large kernels use every core); admitted calls beyond them wait
+    #: in a queue. Health checks and reflection have threads of their own.
     threads: int = 0
     #: Largest request or response, in bytes, each direction.
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
@@ -136,8 +139,8 @@ class Settings:
 
     @property
     def thread_count(self) -> int:
-        """Threads running requests: every admitted RPC gets one unless ``threads`` says."""
-        return self.threads or self.max_concurrent_rpcs
+        """Threads computing FunctionService calls (see ``threads``)."""
+        return self.threads or min(self.max_concurrent_rpcs, usable_cores() + 2)
 
     @property
     def tls(self) -> bool:
@@ -174,6 +177,14 @@ class Settings:
 
 
 ENV_PREFIX = "NNFUNC_"
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask, where the OS tells)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def parse_size(text: str) -> int:
@@ -249,7 +260,7 @@ def parser(prog: str = "nnfunc serve") -> argparse.ArgumentParser:
     add("--host", "host", str, "interface to listen on")
     add("--port", "port", int, "TCP port (0: any free port)")
     add("--workers", "workers", int, "server processes sharing the port (SO_REUSEPORT)")
-    add("--threads", "threads", int, "request threads per process (0: max-concurrent-rpcs)")
+    add("--threads", "threads", int, "compute threads per process (0: usable cores + 2)")
     add(
         "--max-message-bytes",
         "max_message_bytes",
