@@ -108,12 +108,11 @@ def from_tensor(
             f"{field}.shape: at most {MAX_NDIM} dimensions, got {len(shape)}",
             field=f"{field}.shape",
         )
-    for d in shape:
-        if d < 0:
-            raise InvalidArgumentError(
-                f"{field}.shape: dimensions must be >= 0, got {list(shape)}",
-                field=f"{field}.shape",
-            )
+    if shape and min(shape) < 0:
+        raise InvalidArgumentError(
+            f"{field}.shape: dimensions must be >= 0, got {list(shape)}",
+            field=f"{field}.shape",
+        )
     # A dimension beyond the element limit is refused even when another is 0 (an empty
     # array, but NumPy refuses shapes whose nominal byte count overflows); with no 0,
     # every dimension is at most the count.
@@ -137,7 +136,8 @@ def from_tensor(
                 field=f"{field}.raw_data",
             )
         arr = np.frombuffer(raw, dtype)
-        if not arr.flags.aligned:  # a view into a larger message (WireTensor)
+        # a view into a larger message (WireTensor) may be unaligned; bytes never are
+        if type(raw) is not bytes and not arr.flags.aligned:
             arr = arr.copy()
             arr.flags.writeable = False  # read-only, like every other decoded array
     if len(shape) != 1:

@@ -216,13 +216,15 @@ def _blocked(spec: FunctionSpec, arrays: Sequence[np.ndarray], bound: dict) -> t
     parallel_min_size), or None for one ordinary call. Only elementwise activations
     whose inputs all have one C-contiguous shape qualify: every block of the output
     then depends only on the same block of each input, seen as plain 1-d slices."""
+    n = arrays[0].size
+    if n < _ops.KERNEL_MIN_SIZE and n < (spec.parallel_min_size or _ops.PARALLEL_MIN_SIZE):
+        return None  # small: the common case, decided first
     if not (
         spec.elementwise
         and spec.kind == "activation"
         and all(a.shape == arrays[0].shape and a.flags.c_contiguous for a in arrays)
     ):
         return None
-    n = arrays[0].size
     if spec.kernels is not None and n >= _ops.KERNEL_MIN_SIZE:
         chosen = spec.kernels(arrays[0].dtype, **bound)
         if chosen is not None:
