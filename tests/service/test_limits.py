@@ -152,9 +152,14 @@ def test_health_checks_answer_while_every_compute_thread_is_busy():
             assert list(c.result(10).output.shape) == [2]
 
 
-def test_the_default_compute_threads_follow_the_cores():
+def test_the_default_compute_threads_follow_the_cores(tmp_path):
     cores = settings_module.usable_cores()
     assert Settings().thread_count == min(64, cores + 2)
+    # a container's CPU limit (cgroup v2 cpu.max: quota and period) caps the cores
+    for text, expected in (("50000 100000", 1), ("150000 100000", 2), ("max 100000", None)):
+        (tmp_path / "cpu.max").write_text(text + "\n")
+        found = settings_module.usable_cores(str(tmp_path))
+        assert found == (cores if expected is None else min(cores, expected)), text
     assert Settings(max_concurrent_rpcs=2).thread_count == 2
     assert Settings(threads=7).thread_count == 7
 

@@ -41,10 +41,11 @@ class Settings:
     port: int = 50051
     #: Server processes sharing the port with SO_REUSEPORT (1: serve in this process).
     workers: int = 1
-    #: Threads per process computing FunctionService calls (0: the usable cores + 2, at
-    #: most max_concurrent_rpcs). More only contend for Python's GIL (the compute itself
-    #: releases it, and large kernels use every core); admitted calls beyond them wait
-    #: in a queue. Health checks and reflection have threads of their own.
+    #: Threads per process computing FunctionService calls (0: the usable cores + 2,
+    #: at most max_concurrent_rpcs; a container's CPU limit counts, see usable_cores).
+    #: More only contend for Python's GIL (the compute itself releases it, and large
+    #: kernels use every core); admitted calls beyond them wait in a queue. Health
+    #: checks and reflection have threads of their own.
     threads: int = 0
     #: Largest request or response, in bytes, each direction.
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
@@ -179,12 +180,21 @@ class Settings:
 ENV_PREFIX = "NNFUNC_"
 
 
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity mask, where the OS tells)."""
+def usable_cores(cgroup: str = "/sys/fs/cgroup") -> int:
+    """The cores this process may use: its affinity mask (where the OS tells), capped
+    by a cgroup v2 CPU quota ("cpus" of a container limit) rounded up."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    try:
+        with open(os.path.join(cgroup, "cpu.max")) as f:
+            quota, period = f.read().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, -(-int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
 
 
 def parse_size(text: str) -> int:
