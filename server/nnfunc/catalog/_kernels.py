@@ -61,7 +61,10 @@ def eligible(*arrays: np.ndarray, dtypes: tuple[type, ...] = (np.float32,)) -> b
     )
 
 
-def _jit(**options: Any) -> Callable[[Callable[..., Any]], Any]:
+def jit(**options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """Decorator compiling with nnfunc's numba options (``options`` added or replacing
+    them); ``kernel``, ``serial`` and ``inline`` are the usual ones."""
+
     def decorate(fn: Callable[..., Any]) -> Any:
         # error_model numpy: IEEE results (x/0 is inf), never a ZeroDivisionError.
         # contract: a·b + c may become one FMA (rounded once), never reassociated.
@@ -74,10 +77,13 @@ def _jit(**options: Any) -> Callable[[Callable[..., Any]], Any]:
     return decorate
 
 
-kernel = _jit(parallel=True)
+kernel = jit(parallel=True)
 """Decorator for a kernel (called through ``launch``; loops over ``prange``)."""
 
-inline = _jit(inline="always")
+serial = jit()
+"""Decorator for a kernel on one thread, for work too small to share out."""
+
+inline = jit(inline="always")
 """Decorator for a scalar helper, inlined into the kernels that call it."""
 
 

@@ -244,12 +244,7 @@ def _ce_vjp_rows(x, safe, a, dx, top, low):  # pragma: no cover - compiled
             low[i] = lo
 
 
-# A serial kernel: nll_loss reads N elements, too few to share out. (_kernels has no
-# public decorator for one yet.)
-_serial_kernel = _kernels._jit()
-
-
-@_serial_kernel
+@_kernels.serial  # nll_loss reads N elements, too few to share out
 def _nll_rows(x, t, ignore_index, w, per, w_y):  # pragma: no cover - compiled
     """nll_loss of (N, C) log-probabilities: w_y = w[t_n] (1 when w is empty) and
     per = −x[n, t_n]·w_y, both 0 where t_n is ignore_index (targets checked in range);

@@ -259,7 +259,7 @@ def _(out, x, lo, hi):  # pragma: no cover - compiled
     return lambda out, x, lo, hi: out[lo:hi]
 
 
-@_kernels._jit(fastmath={"reassoc"})
+@_kernels.jit(fastmath={"reassoc"})
 def _sum64(part):  # pragma: no cover - compiled
     """The float64 sum of a chunk of losses. The one function allowed to reassociate
     (the order of a float64 sum of float32 terms does not show once it is rounded):
