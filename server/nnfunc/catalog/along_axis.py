@@ -11,10 +11,8 @@ untouched. No input makes NumPy warn.
 
 Large float32 calls whose axis is the last one (glu: any axis) take fused numba kernels
 (``_kernels``): one task per block of rows, each row read once from memory. Their row
-reductions (max, Σ) fold the row's upper half onto its lower half until one value is
-left: every fold is one SIMD loop, where a running max or sum would be one long
-dependency chain (numba's kernels do not reassociate). The sums are float64, so
-they are at least as accurate as NumPy's pairwise float32 sums.
+reductions (``_kernels.row_max``, ``row_sum``, ``row_dot``) fold halves pairwise in
+float64, so they are at least as accurate as NumPy's pairwise float32 sums.
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ import math
 import numpy as np
 
 from nnfunc.catalog import _kernels, _ops, _safe
-from nnfunc.catalog._kernels import expf, f32, prange, sigmoidf
+from nnfunc.catalog._kernels import exp_row, expf, f32, prange, row_dot, row_max, row_sum, sigmoidf
 from nnfunc.catalog.spec import Param, activation
 from nnfunc.errors import InvalidArgumentError
 
@@ -84,92 +82,6 @@ def _rows(a: np.ndarray, axis: int, *others: np.ndarray) -> np.ndarray | None:
 
 
 TASK = 1 << 13  # elements a kernel task takes at least: short rows share a task
-
-
-@_kernels.inline
-def max_nan(a, b):  # pragma: no cover - compiled
-    """max(a, b), NaN if either is (NumPy's maximum)."""
-    return a if (a >= b or a != a) else b
-
-
-@_kernels.inline
-def fold_max(buf, n):  # pragma: no cover - compiled
-    """max(buf[:n]) for n >= 1, NaN if any is NaN; overwrites buf. Each step folds the
-    top half onto the bottom one (one SIMD loop over two slices) and keeps the middle
-    of an odd n."""
-    while n > 1:
-        h = n // 2
-        top = n - h
-        lo, hi = buf[:h], buf[top:n]
-        for j in range(h):
-            lo[j] = max_nan(lo[j], hi[j])
-        n = top
-    return buf[0]
-
-
-@_kernels.inline
-def fold_sum(buf, n):  # pragma: no cover - compiled
-    """Σ buf[:n] for n >= 1, pairwise, folded as in ``fold_max``; overwrites buf."""
-    while n > 1:
-        h = n // 2
-        top = n - h
-        lo, hi = buf[:h], buf[top:n]
-        for j in range(h):
-            lo[j] += hi[j]
-        n = top
-    return buf[0]
-
-
-@_kernels.inline
-def row_max(xi, sign, buf):  # pragma: no cover - compiled
-    """max(sign·xi) of a float32 row, NaN if it holds one; its first fold goes from xi
-    straight into buf (float64 scratch of the row's size, used as float32: 8 lanes)."""
-    n = xi.size
-    h = n // 2
-    top = n - h
-    lo, hi, acc = xi[:h], xi[top:], buf.view(np.float32)
-    for j in range(h):
-        acc[j] = max_nan(sign * lo[j], sign * hi[j])
-    if top > h:
-        acc[h] = sign * xi[h]
-    return fold_max(acc, top)
-
-
-@_kernels.inline
-def row_sum(xi, buf):  # pragma: no cover - compiled
-    """Σ xi of a float32 row in float64, pairwise (first fold into buf, as ``row_max``)."""
-    n = xi.size
-    h = n // 2
-    top = n - h
-    lo, hi = xi[:h], xi[top:]
-    for j in range(h):
-        buf[j] = np.float64(lo[j]) + np.float64(hi[j])
-    if top > h:
-        buf[h] = xi[h]
-    return fold_sum(buf, top)
-
-
-@_kernels.inline
-def row_dot(u, v, buf):  # pragma: no cover - compiled
-    """⟨u, v⟩ of two float32 rows in float64 (exact products), pairwise, as ``row_sum``."""
-    n = u.size
-    h = n // 2
-    top = n - h
-    ul, uh, vl, vh = u[:h], u[top:], v[:h], v[top:]
-    for j in range(h):
-        buf[j] = np.float64(ul[j]) * np.float64(vl[j]) + np.float64(uh[j]) * np.float64(vh[j])
-    if top > h:
-        buf[h] = np.float64(u[h]) * np.float64(v[h])
-    return fold_sum(buf, top)
-
-
-@_kernels.inline
-def exp_row(xi, sign, m, e, buf):  # pragma: no cover - compiled
-    """e = e^(sign·xi − m) (m: the max of sign·xi, so no term overflows); returns Σ e
-    in float64."""
-    for j in range(xi.size):
-        e[j] = expf(sign * xi[j] - m)
-    return row_sum(e, buf)
 
 
 @_kernels.kernel

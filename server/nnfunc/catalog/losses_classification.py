@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from nnfunc.catalog import _kernels, _ops, _safe
-from nnfunc.catalog._kernels import f32, prange
+from nnfunc.catalog._kernels import exp_row, f32, fold_max, fold_sum, max_nan, prange, row_dot
 from nnfunc.catalog._safe import PLAIN, QUIET
-from nnfunc.catalog.along_axis import TASK, exp_row, fold_max, fold_sum, max_nan, row_dot
+from nnfunc.catalog.along_axis import TASK
 from nnfunc.catalog.spec import REDUCTION, Input, Param, loss
 from nnfunc.errors import InvalidArgumentError
 
