@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from nnfunc.catalog import REGISTRY, _kernels, _ops, registry
-from tests.catalog import test_catalog
+from tests.catalog import test_catalog, test_kernels_losses, test_kernels_rows
 from tests.catalog.test_catalog import CASES
 
 #: Max difference from the NumPy formula, in ulps of the larger of the two results'
@@ -188,21 +188,35 @@ def test_large_float32_calls_take_the_kernel(name):
     assert registry._blocked(spec, *small[:2]) is None
 
 
-def _kernelized(entries: list) -> list:
-    return [e for e in entries if e.values[0] in KERNELIZED]
+# ---------------------------------------------------------------------------
+# Every function with a kernel: its Cases (goldens, kink values, extremes) again, with
+# the kernels taking calls of any size
+# ---------------------------------------------------------------------------
+
+#: The elementwise activations above, prelu, and the losses and row functions that
+#: call their kernels themselves (test_kernels_losses, test_kernels_rows).
+WITH_KERNELS = {*KERNELIZED, "prelu", *test_kernels_losses.KERNELIZED, *test_kernels_rows.ULPS}
 
 
-@pytest.mark.parametrize(("name", "i", "value"), _kernelized(test_catalog._entries("values")))
+def _with_kernels(entries: list) -> list:
+    return [e for e in entries if e.values[0] in WITH_KERNELS]
+
+
+@pytest.mark.parametrize(("name", "i", "value"), _with_kernels(test_catalog._entries("values")))
 def test_value_through_kernels(name, i, value, kernels_always):
     test_catalog.test_value(name, i, value)
 
 
-@pytest.mark.parametrize(("name", "i", "grad"), _kernelized(test_catalog._entries("grads")))
+@pytest.mark.parametrize(("name", "i", "grad"), _with_kernels(test_catalog._entries("grads")))
 def test_grad_through_kernels(name, i, grad, kernels_always):
     test_catalog.test_grad(name, i, grad)
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize(("name", "i", "sample"), _kernelized(test_catalog._entries("extremes")))
+@pytest.mark.parametrize("dtype", test_catalog.DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize(("name", "i", "sample"), _with_kernels(test_catalog._entries("extremes")))
 def test_extremes_through_kernels(name, i, sample, dtype, kernels_always):
     test_catalog.test_extremes_do_not_warn(name, i, sample, dtype)
+
+
+def test_every_function_with_kernels_is_registered():
+    assert set(REGISTRY) >= WITH_KERNELS

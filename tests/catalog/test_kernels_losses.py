@@ -18,8 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnfunc.catalog import REGISTRY, _kernels, _ops, registry
-from tests.catalog import test_catalog
+from nnfunc.catalog import _kernels, _ops, registry
 
 #: (loss, gradient): max difference from the NumPy path's, in ulps of the larger of
 #: the two results and the magnitude _scales gives (the terms the formula adds: an error
@@ -389,38 +388,3 @@ def test_large_float32_calls_take_the_kernels(name, monkeypatch):
     calls.clear()
     registry.value_and_grad(name, *(a[:1] for a in inputs))
     assert not calls, "a call below KERNEL_MIN_SIZE takes NumPy"
-
-
-# ---------------------------------------------------------------------------
-# The Cases of these losses, through the kernels
-# ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def kernels_always(monkeypatch):
-    """Every call of any size takes its kernels."""
-    monkeypatch.setattr(_ops, "KERNEL_MIN_SIZE", 0)
-
-
-def _ours(entries: list) -> list:
-    return [e for e in entries if e.values[0] in KERNELIZED]
-
-
-@pytest.mark.parametrize(("name", "i", "value"), _ours(test_catalog._entries("values")))
-def test_value_through_kernels(name, i, value, kernels_always):
-    test_catalog.test_value(name, i, value)
-
-
-@pytest.mark.parametrize(("name", "i", "grad"), _ours(test_catalog._entries("grads")))
-def test_grad_through_kernels(name, i, grad, kernels_always):
-    test_catalog.test_grad(name, i, grad)
-
-
-@pytest.mark.parametrize("dtype", test_catalog.DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize(("name", "i", "sample"), _ours(test_catalog._entries("extremes")))
-def test_extremes_through_kernels(name, i, sample, dtype, kernels_always):
-    test_catalog.test_extremes_do_not_warn(name, i, sample, dtype)
-
-
-def test_every_kernelized_loss_is_registered():
-    assert set(KERNELIZED) <= set(REGISTRY)

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 from nnfunc.catalog import _ops, activations, registry
-from tests.catalog import test_catalog
 
 DTYPES = (np.float32, np.float64)
 
@@ -158,29 +157,3 @@ def test_large_contiguous_calls_take_the_kernels(monkeypatch):
     registry.value_and_grad("prelu", np.asfortranarray(x), w)  # not C-contiguous
     registry.value_and_grad("prelu", np.zeros((0, 4), dtype=np.float32), w)  # empty
     assert calls == []
-
-
-@pytest.fixture
-def kernels_always(monkeypatch):
-    """Every prelu call of any size takes its kernels."""
-    monkeypatch.setattr(_ops, "KERNEL_MIN_SIZE", 0)
-
-
-def _prelu(entries: list) -> list:
-    return [e for e in entries if e.values[0] == "prelu"]
-
-
-@pytest.mark.parametrize(("name", "i", "value"), _prelu(test_catalog._entries("values")))
-def test_value_through_kernels(name, i, value, kernels_always):
-    test_catalog.test_value(name, i, value)
-
-
-@pytest.mark.parametrize(("name", "i", "grad"), _prelu(test_catalog._entries("grads")))
-def test_grad_through_kernels(name, i, grad, kernels_always):
-    test_catalog.test_grad(name, i, grad)
-
-
-@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize(("name", "i", "sample"), _prelu(test_catalog._entries("extremes")))
-def test_extremes_through_kernels(name, i, sample, dtype, kernels_always):
-    test_catalog.test_extremes_do_not_warn(name, i, sample, dtype)

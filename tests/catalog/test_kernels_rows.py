@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 
 from nnfunc.catalog import _kernels, _ops, registry
-from tests.catalog import test_catalog
 from tests.catalog.test_catalog import CASES
 
 #: Max difference between the kernel and the NumPy path, in ulps of the larger of the
@@ -517,31 +516,3 @@ def test_golden_inputs_in_float32(name, entry, monkeypatch):
     y = registry.evaluate(name, *inputs, **params)
     g = np.random.default_rng(5).standard_normal(np.shape(y)).astype(F32)
     _compare(monkeypatch, name, inputs, params, g, f"{name}{entry.params}")
-
-
-# --- the goldens themselves, with the kernels forced --------------------------------
-
-
-@pytest.fixture
-def kernels_always(monkeypatch):
-    monkeypatch.setattr(_ops, "KERNEL_MIN_SIZE", 0)
-
-
-def _ours(entries: list) -> list:
-    return [e for e in entries if e.values[0] in ULPS]
-
-
-@pytest.mark.parametrize(("name", "i", "value"), _ours(test_catalog._entries("values")))
-def test_value_through_kernels(name, i, value, kernels_always):
-    test_catalog.test_value(name, i, value)
-
-
-@pytest.mark.parametrize(("name", "i", "grad"), _ours(test_catalog._entries("grads")))
-def test_grad_through_kernels(name, i, grad, kernels_always):
-    test_catalog.test_grad(name, i, grad)
-
-
-@pytest.mark.parametrize("dtype", [np.float16, np.float32], ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize(("name", "i", "sample"), _ours(test_catalog._entries("extremes")))
-def test_extremes_through_kernels(name, i, sample, dtype, kernels_always):
-    test_catalog.test_extremes_do_not_warn(name, i, sample, dtype)
