@@ -66,6 +66,8 @@ SIZES = {"8": 8, "1K": 1 << 10, "1M": 1 << 20, "16M": 1 << 24}
 #: The pid of the server (one process) behind each address, for its CPU time.
 PIDS: dict[str, int] = {}
 TARGET_SMALL_THROUGHPUT, TARGET_SMALL_P50, TARGET_LARGE = 0.9, 1.15, 1.3
+#: The small-call sweep: rounds per level (the median one is kept) and seconds each.
+SMALL_ROUNDS, SMALL_SECONDS = 3, 2.0
 
 
 # ---------------------------------------------------------------------------
@@ -317,7 +319,14 @@ def server_cpu_seconds(address: str) -> float:
         return float("nan")
 
 
-def sweep(address: str, spec: loadtest.WorkloadSpec, levels, quick: bool, **kw) -> list[dict]:
+def sweep(
+    address: str,
+    spec: loadtest.WorkloadSpec,
+    levels,
+    quick: bool,
+    duration: float = 4.0,
+    **kw,
+) -> list[dict]:
     """The load generator's levels; a one-level sweep also gets ``server_cpu_us``: the
     server's CPU time per answered call (the whole run, warm-up included), a figure
     that other load on the machine moves much less than throughput or latency."""
@@ -325,7 +334,7 @@ def sweep(address: str, spec: loadtest.WorkloadSpec, levels, quick: bool, **kw) 
         target=address,
         workloads=[spec],
         concurrency=levels,
-        duration=1.5 if quick else 4.0,
+        duration=1.5 if quick else duration,
         warmup=0.5,
         timeout=10.0,
         **kw,
@@ -343,13 +352,22 @@ def small_calls(svc: str, echo: str, quick: bool, levels: list[int], log) -> dic
     svc_spec = loadtest.WorkloadSpec(function="relu", shape=(8,), dtype="float32")
     echo_spec = loadtest.WorkloadSpec(raw_method="/bench.Echo/Echo", raw_bytes=len(x_request))
     md_spec = loadtest.WorkloadSpec(raw_method="/bench.Echo/EchoMetadata", raw_bytes=len(x_request))
-    out: dict[str, Any] = {"levels": levels, "floor": [], "metadata": [], "service": []}
-    # floor, floor with trailing metadata and service level by level, so that a change
-    # of load hits all three alike
+    rounds = 1 if quick else SMALL_ROUNDS
+    out: dict[str, Any] = {"levels": levels, "rounds": rounds}
+    targets = {"floor": (echo, echo_spec), "metadata": (echo, md_spec), "service": (svc, svc_spec)}
+    for key in targets:
+        out[key] = []
+    # floor, floor with trailing metadata and service in turn, level by level and round
+    # by round, so that a change of load hits all three alike; each level keeps its
+    # round of median throughput
     for c in levels:
-        out["floor"] += sweep(echo, echo_spec, [c], quick)
-        out["metadata"] += sweep(echo, md_spec, [c], quick)
-        out["service"] += sweep(svc, svc_spec, [c], quick)
+        runs: dict[str, list[dict]] = {key: [] for key in targets}
+        for _ in range(rounds):
+            for key, (address, spec) in targets.items():
+                runs[key] += sweep(address, spec, [c], quick, duration=SMALL_SECONDS)
+        for key, levels_run in runs.items():
+            levels_run.sort(key=lambda lv: lv["throughput"]["calls_per_s"])
+            out[key].append(levels_run[len(levels_run) // 2])
         f, m, s = out["floor"][-1], out["metadata"][-1], out["service"][-1]
         log(
             f"  c={c:<3} floor {f['throughput']['calls_per_s']:7.0f}/s p50 "
@@ -534,7 +552,8 @@ def markdown(res: dict[str, Any]) -> str:
         "",
         f"Evaluate relu on 8 float32 ({one['request_bytes']} request bytes) against the echo",
         "floor with the same request size, both driven by `nnfunc loadtest`'s engine (closed",
-        "loop, one connection, one client process; each level alternates floor and service).",
+        "loop, one connection, one client process). Each level alternates floor and service",
+        f"for {small['rounds']} round(s) and shows each one's round of median throughput.",
         "",
         "| in flight | floor calls/s | floor + metadata calls/s | service calls/s | ratio | "
         "floor p50 ms | floor + metadata p50 ms | service p50 ms | floor p99 ms | "
