@@ -89,15 +89,9 @@ def names() -> list[str]:
 def bind_params(spec: FunctionSpec, params: Params) -> dict[str, Any]:
     """Every parameter validated and coerced, with defaults filled in."""
     if params:
-        unknown = []
-        for name in params:  # loops: cheaper than comprehensions for a few names
-            for p in spec.params:
-                if p.name == name:
-                    break
-            else:
-                unknown.append(name)
+        known = {p.name for p in spec.params}
+        unknown = sorted(name for name in params if name not in known)
         if unknown:
-            unknown.sort()
             expected = ", ".join(p.name for p in spec.params) or "none"
             raise InvalidArgumentError(
                 f"parameters.{unknown[0]}: {spec.name} has no parameter {unknown[0]!r} "
