@@ -237,6 +237,24 @@ def tanhf(v):  # pragma: no cover - compiled
 # (numba's kernels do not reassociate). Sums are float64.
 
 
+TASK = 1 << 13  # elements a row kernel's task takes at least: short rows share a task
+
+
+@inline
+def row_tasks(rows, n):  # pragma: no cover - compiled
+    """How many tasks a row kernel splits ``rows`` rows of ``n`` elements into."""
+    per = max(1, TASK // n)
+    return (rows + per - 1) // per
+
+
+@inline
+def task_rows(task, rows, n):  # pragma: no cover - compiled
+    """The rows [first, last) of ``task`` (see ``row_tasks``)."""
+    per = max(1, TASK // n)
+    first = task * per
+    return first, min(rows, first + per)
+
+
 @inline
 def max_nan(a, b):  # pragma: no cover - compiled
     """max(a, b), NaN if either is (NumPy's maximum)."""

@@ -22,7 +22,19 @@ import math
 import numpy as np
 
 from nnfunc.catalog import _kernels, _ops, _safe
-from nnfunc.catalog._kernels import exp_row, expf, f32, prange, row_dot, row_max, row_sum, sigmoidf
+from nnfunc.catalog._kernels import (
+    TASK,
+    exp_row,
+    expf,
+    f32,
+    prange,
+    row_dot,
+    row_max,
+    row_sum,
+    row_tasks,
+    sigmoidf,
+    task_rows,
+)
 from nnfunc.catalog.spec import Param, activation
 from nnfunc.errors import InvalidArgumentError
 
@@ -81,9 +93,6 @@ def _rows(a: np.ndarray, axis: int, *others: np.ndarray) -> np.ndarray | None:
     return a.reshape(-1, a.shape[-1] if a.ndim else 1)
 
 
-TASK = 1 << 13  # elements a kernel task takes at least: short rows share a task
-
-
 @_kernels.kernel
 def _softmax_rows(x, sign, log, out):  # pragma: no cover - compiled
     """Each row of ``out``: softmax(z), or log_softmax(z) with ``log``, for z = sign·x
@@ -92,10 +101,10 @@ def _softmax_rows(x, sign, log, out):  # pragma: no cover - compiled
     A row whose max is not finite (NaN, +inf, all −inf) is NaN; a NaN elsewhere makes
     Σ, hence the row, NaN."""
     rows, n = x.shape
-    per = max(1, TASK // n)
-    for task in prange((rows + per - 1) // per):
+    for task in prange(row_tasks(rows, n)):
         buf = np.empty(n, np.float64)
-        for i in range(task * per, min(rows, task * per + per)):
+        first, last = task_rows(task, rows, n)
+        for i in range(first, last):
             xi, oi = x[i], out[i]
             m = row_max(xi, sign, buf)
             if m - m != 0:  # not finite
@@ -117,10 +126,10 @@ def _softmax_vjp_rows(g, s, sign, out):  # pragma: no cover - compiled
     """Each row: s ⊙ (g − ⟨g, s⟩), or s ⊙ (⟨g, s⟩ − g) with sign −1 (softmin);
     ⟨g, s⟩ in float64 (exact products), rounded to float32 as NumPy's vecdot."""
     rows, n = s.shape
-    per = max(1, TASK // n)
-    for task in prange((rows + per - 1) // per):
+    for task in prange(row_tasks(rows, n)):
         buf = np.empty(n, np.float64)
-        for i in range(task * per, min(rows, task * per + per)):
+        first, last = task_rows(task, rows, n)
+        for i in range(first, last):
             gi, si, oi = g[i], s[i], out[i]
             inner = sign * f32(row_dot(gi, si, buf))
             for j in range(n):
@@ -131,10 +140,10 @@ def _softmax_vjp_rows(g, s, sign, out):  # pragma: no cover - compiled
 def _log_softmax_vjp_rows(g, y, out):  # pragma: no cover - compiled
     """Each row: g − e^y·Σg, Σg in float64."""
     rows, n = y.shape
-    per = max(1, TASK // n)
-    for task in prange((rows + per - 1) // per):
+    for task in prange(row_tasks(rows, n)):
         buf = np.empty(n, np.float64)
-        for i in range(task * per, min(rows, task * per + per)):
+        first, last = task_rows(task, rows, n)
+        for i in range(first, last):
             gi, yi, oi = g[i], y[i], out[i]
             total = f32(row_sum(gi, buf))
             for j in range(n):

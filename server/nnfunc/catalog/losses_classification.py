@@ -28,9 +28,18 @@ from typing import Any
 import numpy as np
 
 from nnfunc.catalog import _kernels, _ops, _safe
-from nnfunc.catalog._kernels import exp_row, f32, fold_max, fold_sum, max_nan, prange, row_dot
+from nnfunc.catalog._kernels import (
+    exp_row,
+    f32,
+    fold_max,
+    fold_sum,
+    max_nan,
+    prange,
+    row_dot,
+    row_tasks,
+    task_rows,
+)
 from nnfunc.catalog._safe import PLAIN, QUIET
-from nnfunc.catalog.along_axis import TASK
 from nnfunc.catalog.spec import REDUCTION, Input, Param, loss
 from nnfunc.errors import InvalidArgumentError
 
@@ -212,11 +221,11 @@ def _ce_rows(x, safe, w_y, per, top, low):  # pragma: no cover - compiled
     (fl32(log Σ e^(x − m)) + m − x_y)·w_y, Σ in float64; and the rows' max and min,
     for the tame test (on a row that fails it, ``per`` is meaningless)."""
     rows, n = x.shape
-    per_task = max(1, TASK // n)
-    for task in prange((rows + per_task - 1) // per_task):
+    for task in prange(row_tasks(rows, n)):
         buf = np.empty(n, np.float64)
         e = np.empty(n, np.float32)
-        for i in range(task * per_task, min(rows, task * per_task + per_task)):
+        first, last = task_rows(task, rows, n)
+        for i in range(first, last):
             xi = x[i]
             m, lo = _row_extremes(xi, buf)
             lse = f32(math.log(exp_row(xi, f32(1.0), m, e, buf)))  # one scalar log a row
@@ -230,10 +239,10 @@ def _ce_vjp_rows(x, safe, a, dx, top, low):  # pragma: no cover - compiled
     """The fast path's gradient for each row of (N, C) logits: e^(x − m)·(a / Σ e^(x − m)),
     then a subtracted at the target; and the rows' max and min (see ``_ce_rows``)."""
     rows, n = x.shape
-    per_task = max(1, TASK // n)
-    for task in prange((rows + per_task - 1) // per_task):
+    for task in prange(row_tasks(rows, n)):
         buf = np.empty(n, np.float64)
-        for i in range(task * per_task, min(rows, task * per_task + per_task)):
+        first, last = task_rows(task, rows, n)
+        for i in range(first, last):
             xi, di = x[i], dx[i]
             m, lo = _row_extremes(xi, buf)
             scale = a[i] / f32(exp_row(xi, f32(1.0), m, di, buf))
@@ -1134,11 +1143,11 @@ def _cosine_rows(x1, x2, t, margin, limit, per):  # pragma: no cover - compiled
     """Each row's loss: 1 − cos (t = 1), max(cos − margin, 0) (t = −1), else 0;
     returns the number of entries beyond ``limit`` (not tame)."""
     rows, n = x1.shape
-    per_task = max(1, TASK // n)
     wild = 0
-    for task in prange((rows + per_task - 1) // per_task):
+    for task in prange(row_tasks(rows, n)):
         buf = np.empty(n, np.float64)
-        for i in range(task * per_task, min(rows, task * per_task + per_task)):
+        first, last = task_rows(task, rows, n)
+        for i in range(first, last):
             cos, _ms1, _ms2, _denom, bad = _cos_row(x1[i], x2[i], limit, buf)
             wild += bad
             neg = cos - margin
@@ -1153,12 +1162,12 @@ def _cosine_vjp_rows(g, x1, x2, t, margin, limit, d1, d2):  # pragma: no cover -
     G·cos/‖x1‖²·x1 and d2 likewise, rounded as the NumPy VJP; returns the number of
     entries beyond ``limit`` (see ``_cosine_rows``)."""
     rows, n = x1.shape
-    per_task = max(1, TASK // n)
     one = g.size == 1
     wild = 0
-    for task in prange((rows + per_task - 1) // per_task):
+    for task in prange(row_tasks(rows, n)):
         buf = np.empty(n, np.float64)
-        for i in range(task * per_task, min(rows, task * per_task + per_task)):
+        first, last = task_rows(task, rows, n)
+        for i in range(first, last):
             a, b, da, db = x1[i], x2[i], d1[i], d2[i]
             cos, ms1, ms2, denom, bad = _cos_row(a, b, limit, buf)
             wild += bad
@@ -1379,11 +1388,11 @@ def _triplet_rows(a, pos, neg, margin, eps, limit, per):  # pragma: no cover - c
     """Each row's loss max(d(a, p) − d(a, n) + margin, 0) (NaN kept); returns the
     number of entries beyond ``limit`` (not tame: the caller takes NumPy)."""
     rows, n = a.shape
-    per_task = max(1, TASK // n)
     wild = 0
-    for task in prange((rows + per_task - 1) // per_task):
+    for task in prange(row_tasks(rows, n)):
         buf = np.empty(n, np.float64)
-        for i in range(task * per_task, min(rows, task * per_task + per_task)):
+        first, last = task_rows(task, rows, n)
+        for i in range(first, last):
             z, _dp, _dn, bad = _triplet_row(a[i], pos[i], neg[i], margin, eps, limit, buf)
             wild += bad
             per[i] = z if (z > 0 or z != z) else f32(0.0)
@@ -1397,12 +1406,12 @@ def _triplet_vjp_rows(g, a, pos, neg, margin, eps, limit, da, dpos, dneg):  # pr
     as ``_pgrad_times``; returns the number of entries beyond ``limit`` and of rows with
     a G/d that is not finite (for which the NumPy VJP takes another formula)."""
     rows, n = a.shape
-    per_task = max(1, TASK // n)
     one = g.size == 1
     odd = 0
-    for task in prange((rows + per_task - 1) // per_task):
+    for task in prange(row_tasks(rows, n)):
         buf = np.empty(n, np.float64)
-        for i in range(task * per_task, min(rows, task * per_task + per_task)):
+        first, last = task_rows(task, rows, n)
+        for i in range(first, last):
             ai, pi, ni = a[i], pos[i], neg[i]
             z, dp, dn, bad = _triplet_row(ai, pi, ni, margin, eps, limit, buf)
             G = (g[0] if one else g[i]) if z >= 0 else f32(0.0)
